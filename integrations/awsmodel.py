@@ -86,6 +86,7 @@ class Violation:
     path: Path
     constraint: str  # required, type, length, pattern, enum, size, range, rule
     message: str
+    on_key: bool = False  # the violation is about a map entry's key, not its value
 
     @property
     def dotted_path(self) -> str:
@@ -99,14 +100,18 @@ def format_path(path: Path) -> str:
     return out
 
 
+def _plurals(word: str) -> str:
+    return word[:-1] + "ies" if word.endswith("y") else word + "s"
+
+
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
+    return f"{n} {word if n == 1 else _plurals(word)}"
 
 
 def _bounds(shape: Shape, unit: str) -> tuple[int | None, int | None, str]:
     lo, hi = shape.metadata.get("min"), shape.metadata.get("max")
     if lo is not None and hi is not None:
-        text = f"{lo}–{hi} {unit}s" if lo != hi else _plural(lo, unit)
+        text = f"{lo}–{hi} {_plurals(unit)}" if lo != hi else _plural(lo, unit)
     elif lo is not None:
         text = f"at least {_plural(lo, unit)}"
     elif hi is not None:
@@ -128,8 +133,9 @@ def describe(shape: Shape) -> str:
         lo, hi = shape.metadata.get("min"), shape.metadata.get("max")
         if lo is not None or hi is not None:
             parts.append(f"a number from {lo if lo is not None else '…'} to {hi if hi is not None else '…'}")
-    if shape.enum:
-        parts.append("one of " + ", ".join(shape.enum))
+    enum = getattr(shape, "enum", None)  # only botocore's StringShape has one
+    if enum:
+        parts.append("one of " + ", ".join(enum))
     if shape.metadata.get("pattern"):
         parts.append(f"matching {shape.metadata['pattern']}")
     return "; ".join(parts)
@@ -178,7 +184,7 @@ def _walk(shape: Shape, value: object, path: Path) -> Iterator[Violation]:
         yield from _size(shape, len(value), path, "entry")
         for key, item in value.items():
             for v in _walk(shape.key, key, (*path, key)):
-                yield Violation(v.path, v.constraint, f"key {v.message}")
+                yield Violation(v.path, v.constraint, f"key {v.message}", on_key=True)
             yield from _walk(shape.value, item, (*path, key))
     elif kind == "string":
         assert isinstance(value, str)
@@ -202,4 +208,4 @@ def _walk(shape: Shape, value: object, path: Path) -> Iterator[Violation]:
 def _size(shape: Shape, n: int, path: Path, unit: str) -> Iterator[Violation]:
     lo, hi, text = _bounds(shape, unit)
     if (lo is not None and n < lo) or (hi is not None and n > hi):
-        yield Violation(path, "length" if unit == "character" else "size", f"must have {text}, got {n}")
+        yield Violation(path, "length" if unit == "character" else "size", f"must have {text} (has {n})")

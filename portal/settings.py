@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_int, env_str
+from portal.env import env_bool, env_float, env_int, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -52,12 +52,17 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every page needs a signed-in user; the sign-in page itself is marked as the exception.
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
 WSGI_APPLICATION = "portal.wsgi.application"
 
 TEMPLATES = [
@@ -75,12 +80,24 @@ TEMPLATES = [
     },
 ]
 
+VAR_DIR = Path(env_str("PORTAL_VAR_DIR") or BASE_DIR / "var")
+
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server, the worker and beat share one file: wait for locks instead of failing, and
+    # take the write lock when a transaction starts so two writers never deadlock on an upgrade.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # A file, not memory, so that a worker process started by the tests sees the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
@@ -102,6 +119,86 @@ AWS_ENDPOINT_URL = env_str("PORTAL_AWS_ENDPOINT_URL") or (
     None if PRODUCTION else f"http://{AWS_SANDBOX_HOST}:{AWS_SANDBOX_PORT}"
 )
 AWS_DEFAULT_REGION = env_str("AWS_DEFAULT_REGION", "us-east-1")
+# The sandbox checks signatures' shape, not their secret: when the portal talks to it and boto3's
+# chain finds no credentials, dummy ones are used. Never in production.
+AWS_SANDBOX_CREDENTIALS = not PRODUCTION and env_bool("PORTAL_AWS_SANDBOX_CREDENTIALS", True)
+# botocore retries nothing itself (every send is one recorded attempt); these bound each send.
+AWS_CONNECT_TIMEOUT = env_float("PORTAL_AWS_CONNECT_TIMEOUT", 5.0)
+AWS_READ_TIMEOUT = env_float("PORTAL_AWS_READ_TIMEOUT", 20.0)
+
+# --- Retries and the hand-off to workers ----------------------------------------------------------
+# Exponential backoff with full jitter: attempt n waits uniform(0, min(cap, base * 2**(n-1))).
+PORTAL_RETRY_MAX_ATTEMPTS = env_int("PORTAL_RETRY_MAX_ATTEMPTS", 6)
+PORTAL_RETRY_BASE_SECONDS = env_float("PORTAL_RETRY_BASE_SECONDS", 1.0)
+PORTAL_RETRY_CAP_SECONDS = env_float("PORTAL_RETRY_CAP_SECONDS", 60.0)
+# How long a worker may hold a request before another may take it over (it must outlast a call).
+PORTAL_LEASE_SECONDS = env_float("PORTAL_LEASE_SECONDS", AWS_CONNECT_TIMEOUT + AWS_READ_TIMEOUT + 30)
+# A request queued (or due for retry) this long without a worker picking it up is handed over again.
+PORTAL_STUCK_AFTER_SECONDS = env_float("PORTAL_STUCK_AFTER_SECONDS", 30.0)
+PORTAL_SWEEP_INTERVAL_SECONDS = env_float("PORTAL_SWEEP_INTERVAL_SECONDS", 10.0)
+
+if PORTAL_RETRY_MAX_ATTEMPTS < 1:
+    raise ImproperlyConfigured("PORTAL_RETRY_MAX_ATTEMPTS must be at least 1")
+if PORTAL_LEASE_SECONDS <= AWS_CONNECT_TIMEOUT + AWS_READ_TIMEOUT:
+    raise ImproperlyConfigured("PORTAL_LEASE_SECONDS must be longer than one AWS call can take")
+# The whole retry window must end well inside the client token's life (8 hours for Supply Chain
+# and AppFlow), or a late retry could create a second resource.
+_RETRY_WINDOW = PORTAL_RETRY_MAX_ATTEMPTS * (PORTAL_RETRY_CAP_SECONDS + PORTAL_LEASE_SECONDS)
+if _RETRY_WINDOW > 4 * 3600:
+    raise ImproperlyConfigured("the retry window (attempts × (cap + lease)) must stay under 4 hours")
+
+# --- Celery ---------------------------------------------------------------------------------------
+# Embedded default: kombu's filesystem transport, which needs no server. It can lose a message on
+# a hard kill; the request rows and the sweeper are the source of truth, so nothing is lost.
+# Every choice below answers a trap in ../shared/PITFALLS.md: late acks so a dying worker's task
+# comes back, bounded broker timeouts so a submit never hangs on a silent broker, and no result
+# backend because the database rows are the record of what happened.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
+CELERY_BROKER_DIR = Path(env_str("CELERY_BROKER_DIR") or VAR_DIR / "broker")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
+    # Publishing gives up quickly: a request the broker did not take stays queued in the database
+    # and the sweeper hands it over later.
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.25,
+    "interval_max": 0.5,
+}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        socket_timeout=3,
+        socket_connect_timeout=3,
+        # Unacked messages come back after this; every countdown we schedule is far shorter.
+        visibility_timeout=3600,
+    )
+elif CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        data_folder_in=str(CELERY_BROKER_DIR / "queue"),
+        data_folder_out=str(CELERY_BROKER_DIR / "queue"),
+        processed_folder=str(CELERY_BROKER_DIR / "processed"),
+        control_folder=str(CELERY_BROKER_DIR / "control"),
+        store_processed=False,
+    )
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.25, "interval_max": 0.5}
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_SOFT_TIME_LIMIT = PORTAL_LEASE_SECONDS - 5
+CELERY_TASK_TIME_LIMIT = PORTAL_LEASE_SECONDS
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stuck-requests": {
+        "task": "integrations.tasks.sweep_stuck_requests",
+        "schedule": PORTAL_SWEEP_INTERVAL_SECONDS,
+    }
+}
 
 LOGGING = {
     "version": 1,

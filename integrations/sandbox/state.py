@@ -60,6 +60,14 @@ class Step:
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+        # Checked here, when the fault is planned: a bad value found only when a call meets it
+        # would crash that call's handler instead of answering it.
+        for name in ("latency_ms", "delay_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+        if self.after is not None and not isinstance(self.after, bool):
+            raise ValueError("after must be true or false")
         if self.after is None:
             # A slow response is slow after the service did the work, which is what makes a
             # client's read timeout dangerous; a dropped connection defaults to losing the request.

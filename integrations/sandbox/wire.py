@@ -308,4 +308,7 @@ def serialize_error(
         namespace = service.metadata.get("targetPrefix", "com.amazonaws.sandbox").lower()
         body = {"__type": f"{namespace}#{error.code}", **body}
         return status, {"Content-Type": _content_type(service)}, json.dumps(body).encode()
+    if service is None:
+        # The caller's protocol is unknown: json clients read the code from __type, rest-json from the header.
+        body = {"__type": error.code, **body}
     return status, {"Content-Type": "application/json", "x-amzn-ErrorType": error.code}, json.dumps(body).encode()

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 USERNAME = "admin"
-PASSWORD = "admin"  # noqa: S105 - local development only; refused in production below
+PASSWORD = "admin"  # local development only; refused in production below
 
 
 class Command(BaseCommand):
