@@ -158,15 +158,15 @@ CELERY_BROKER_DIR = Path(env_str("CELERY_BROKER_DIR") or VAR_DIR / "broker")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
     # Publishing gives up quickly: a request the broker did not take stays queued in the database
     # and the sweeper hands it over later.
-    "max_retries": 2,
+    "max_retries": 1,
     "interval_start": 0,
     "interval_step": 0.25,
     "interval_max": 0.5,
 }
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS.update(
-        socket_timeout=3,
-        socket_connect_timeout=3,
+        socket_timeout=2,
+        socket_connect_timeout=2,
         # Unacked messages come back after this; every countdown we schedule is far shorter.
         visibility_timeout=3600,
     )
@@ -177,11 +177,12 @@ elif CELERY_BROKER_URL.startswith("filesystem://"):
         processed_folder=str(CELERY_BROKER_DIR / "processed"),
         control_folder=str(CELERY_BROKER_DIR / "control"),
         store_processed=False,
+        polling_interval=0.2,
     )
-CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = True
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.25, "interval_max": 0.5}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.25, "interval_max": 0.5}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

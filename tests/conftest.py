@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from botocore.config import Config
 
@@ -41,3 +43,14 @@ def aws_client(sandbox):
         )
 
     return make
+
+
+def pytest_sessionstart(session):
+    # A test run killed midway leaves SQLite's -wal and -shm files beside the test database;
+    # a fresh database next to stale ones reads as a disk I/O error.
+    from django.conf import settings
+
+    test_name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and test_name:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(test_name + suffix).unlink(missing_ok=True)

@@ -96,6 +96,9 @@ class SandboxServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     block_on_close = False  # a deliberately slow response must not hold up shutdown
+    # socketserver's listen backlog of 5 overflows when a burst of clients connects at once (a
+    # worker pool retrying together): the kernel then drops connections before any request is read.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], state: SandboxState | None = None):
         self.state = state or SandboxState()
@@ -199,8 +202,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 raise WireError(behaviour.validation_error, _validation_message(violations), violations=violations)
             outcome = self.server.state.execute(behaviour, params, token_member, Context(region or DEFAULT_REGION))
         except WireError as exc:
-            status = self._error(route, exc, request_id)
+            # Logged before answering, as a success is: a caller that reads the call log as soon
+            # as it has its answer must find the call there.
+            status, headers, payload = serialize_error(route.service, route.operation, exc)
             self.server.state.log_call(**log, outcome=exc.code, status=status, message=exc.message)
+            self._send(status, {**headers, "x-amzn-RequestId": request_id}, payload)
             return
         status, headers, payload = serialize_output(route, outcome.output)
         self.server.state.log_call(**log, outcome="replayed" if outcome.replayed else "created", status=status)

@@ -1,0 +1,69 @@
+"""Fixtures for the pipeline's end-to-end tests: the broker, a real worker, beat and users."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.conf import settings
+
+from portal.celery import app as celery_app
+from tests import processes
+from tests.factories import PASSWORD, make_user
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory):
+    """The broker the tests and their processes share: CELERY_BROKER_URL, or a private folder."""
+    url = settings.CELERY_BROKER_URL
+    folder = tmp_path_factory.mktemp("broker")
+    if url.startswith("filesystem://"):
+        options = dict(celery_app.conf.broker_transport_options)
+        for key, sub in (("data_folder_in", "queue"), ("data_folder_out", "queue"), ("processed_folder", "processed"),
+                         ("control_folder", "control")):  # fmt: skip
+            (folder / sub).mkdir(exist_ok=True)
+            options[key] = str(folder / sub)
+        celery_app.conf.broker_transport_options = options
+    celery_app.control.purge()  # nothing left over from an earlier run may reach these workers
+    return url, folder
+
+
+@pytest.fixture(scope="session")
+def logs(tmp_path_factory):
+    return tmp_path_factory.mktemp("process-logs")
+
+
+@pytest.fixture(scope="session")
+def portal_env(django_db_setup, django_db_blocker, broker, sandbox_server):
+    with django_db_blocker.unblock():
+        return processes.portal_env(sandbox_server.url, broker[0], broker[1])
+
+
+@pytest.fixture(scope="session")
+def worker(portal_env, logs):
+    """A real Celery worker process, shared by the tests that only need one running."""
+    process = processes.start_worker(portal_env, logs)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def operator(db):
+    return make_user("operator")
+
+
+@pytest.fixture
+def signed_in(client, operator):
+    client.login(username=operator.username, password=PASSWORD)
+    return client
+
+
+def wait_for(predicate, timeout: float = 30, interval: float = 0.1, message: str = "condition"):
+    """Poll until ``predicate()`` is truthy; return its value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")

@@ -1,0 +1,134 @@
+"""Real processes for end-to-end tests: a Celery worker, beat, and the web server.
+
+They run the project's own commands against the test database, the configured broker (Redis
+in CI, kombu's filesystem transport elsewhere) and the sandbox, exactly as `make run` does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url() -> str:
+    """The URL of the database the tests are using (the test database, once it exists)."""
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Process:
+    """A child process with its output in a file, stopped with its whole process group."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path):
+        self.name = name
+        self.log_path = log_dir / f"{name}-{time.monotonic_ns()}.log"
+        self._log = self.log_path.open("wb")
+        self.popen = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    @property
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_output(self, text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output:
+                return
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{self.name} exited ({self.popen.returncode}):\n{self.output[-3000:]}")
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} did not print {text!r} in {timeout}s:\n{self.output[-3000:]}")
+
+    def children(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.popen.pid)], capture_output=True, text=True)
+        return [int(pid) for pid in out.stdout.split()]
+
+    def stop(self, timeout: float = 10) -> None:
+        """Ask the main process to stop (it stops its own children), then kill what is left."""
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(5)
+        self._log.close()
+
+
+def portal_env(sandbox_url: str, broker_url: str, broker_dir: Path, **extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTEST_", "AWS_")) and k not in ("DJANGO_SETTINGS_MODULE",)
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="portal.settings",
+        DATABASE_URL=database_url(),
+        CELERY_BROKER_URL=broker_url,
+        CELERY_BROKER_DIR=str(broker_dir),
+        PORTAL_AWS_ENDPOINT_URL=sandbox_url,
+        # Fast retries and short leases so that tests of the retry paths take seconds.
+        PORTAL_RETRY_BASE_SECONDS="0.05",
+        PORTAL_RETRY_CAP_SECONDS="0.3",
+        PORTAL_AWS_CONNECT_TIMEOUT="1",
+        PORTAL_AWS_READ_TIMEOUT="3",
+        PORTAL_LEASE_SECONDS="5",
+        PORTAL_STUCK_AFTER_SECONDS="1",
+        PORTAL_SWEEP_INTERVAL_SECONDS="0.5",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def start_worker(env: dict[str, str], log_dir: Path, concurrency: int = 2) -> Process:
+    worker = Process(
+        "worker",
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO", "--pool", "prefork",
+         "--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat",
+         "--hostname", f"test-{time.monotonic_ns()}@%h"],
+        env,
+        log_dir,
+    )  # fmt: skip
+    worker.wait_for_output("ready.")
+    return worker
+
+
+def start_beat(env: dict[str, str], log_dir: Path) -> Process:
+    beat = Process(
+        "beat",
+        [sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel", "INFO",
+         "--schedule", str(log_dir / f"beat-schedule-{time.monotonic_ns()}")],
+        env,
+        log_dir,
+    )  # fmt: skip
+    beat.wait_for_output("beat: Starting...")
+    return beat
+
+
+def start_web(env: dict[str, str], log_dir: Path) -> tuple[Process, str]:
+    port = free_port()
+    web = Process("web", [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], env, log_dir)
+    web.wait_for_output("Quit the server with")
+    return web, f"http://127.0.0.1:{port}"
