@@ -75,7 +75,8 @@ class TimestampField(forms.Field):
 def make_field(shape: Shape, hint: FieldHint, label: str, required: bool, sensitive: bool) -> forms.Field:
     """A form field for one scalar member, with the model's limits and the docs' help."""
     help_parts = [hint.help or _first_paragraph(shape.documentation)]
-    words = hint.words or describe(shape)
+    # Declared choices are the real constraint (the model only says "1–255 characters").
+    words = hint.words or (f"one of {', '.join(hint.choices)}" if hint.choices else describe(shape))
     if words:
         help_parts.append(f"Constraint: {words}.")
     common = {"label": hint.label or label, "required": required, "help_text": " ".join(p for p in help_parts if p)}

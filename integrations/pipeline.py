@@ -90,7 +90,7 @@ def execute(request_id: int, worker: str = "") -> str:
         .update(status=RequestStatus.RUNNING, claim_id=claim, lease_expires_at=now + lease, updated_at=now)
     )
     if not claimed:
-        return "not claimable"  # finished, not due yet, or running elsewhere
+        return _not_claimed(request_id, now)
     request = Request.objects.get(pk=request_id)
     # A worker that stopped mid-call left its attempt open: AWS may or may not have acted on it.
     # The next attempt carries the same client token, so it returns that resource if it exists.
@@ -130,6 +130,21 @@ def execute(request_id: int, worker: str = "") -> str:
         )
         _finish(request, claim, response=body, resource_id=operation.result_of(body))
     return "succeeded"
+
+
+def _not_claimed(request_id: int, now: dt.datetime) -> str:
+    """Finished, not due yet, or held by another worker's lease.
+
+    The last case is a redelivery (late ack and reject-on-worker-lost bring a task back when its
+    worker dies) or a duplicate: look again when the lease runs out, so that a dead worker's
+    request is taken over at once, without waiting for the sweeper.
+    """
+    held = Request.objects.filter(pk=request_id, status=RequestStatus.RUNNING, lease_expires_at__gte=now)
+    lease_end = held.values_list("lease_expires_at", flat=True).first()
+    if lease_end is None:
+        return "not claimable"
+    dispatch(request_id, countdown=(lease_end - now).total_seconds() + 0.5)
+    return "held by another worker; checking again when its lease ends"
 
 
 def _after_failure(request: Request, attempt: Attempt, claim: uuid.UUID, failure: Failure) -> str:

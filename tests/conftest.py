@@ -46,11 +46,12 @@ def aws_client(sandbox):
 
 
 def pytest_sessionstart(session):
-    # A test run killed midway leaves SQLite's -wal and -shm files beside the test database;
-    # a fresh database next to stale ones reads as a disk I/O error.
+    # A test run killed midway leaves its SQLite test database (and -wal, -shm files) behind;
+    # remove those of runs that are no longer alive.
     from django.conf import settings
 
-    test_name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
-    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and test_name:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(test_name + suffix).unlink(missing_ok=True)
+    var_dir = Path(settings.VAR_DIR)
+    for leftover in var_dir.glob("test-db-*.sqlite3*"):
+        pid = leftover.name.split("-")[2].split(".")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            leftover.unlink(missing_ok=True)

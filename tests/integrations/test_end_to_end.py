@@ -10,7 +10,6 @@ from django.urls import reverse
 
 from integrations import pipeline
 from integrations.models import AttemptOutcome, Request, RequestStatus
-from tests import processes
 from tests.factories import ingestion_form_data, ingestion_params, make_request
 from tests.integrations.conftest import wait_for
 
@@ -104,27 +103,20 @@ def test_a_response_slower_than_the_read_timeout_is_retried_and_replays_the_same
     assert done.resource_id == sandbox.state.resources[0]["id"]
 
 
-def test_a_worker_killed_mid_call_is_taken_over_and_the_retry_reuses_the_token(
-    worker, portal_env, logs, sandbox, operator
-):
-    # The sandbox creates the resource and holds the response for 2 s; the worker's pool
-    # processes are killed meanwhile, so the portal never learns that the call succeeded.
-    # The worker starts new pool processes, and beat's sweeper hands the request over again.
+def test_a_worker_killed_mid_call_gets_its_task_redelivered_and_the_retry_reuses_the_token(worker, sandbox, operator):
+    # The sandbox creates the resource and holds the response for 2 s; the pool process making
+    # the call is killed meanwhile (as the kernel's OOM killer would), so the portal never
+    # learns that the call succeeded. No beat runs: the redelivered task alone must finish it.
     sandbox.state.add_fault({"operation": OPERATION, "sequence": [{"kind": "slow", "delay_s": 2}]})
-    beat = processes.start_beat(portal_env, logs)
-    try:
-        request = make_request(user=operator)
-        pipeline.dispatch(request.pk)
-        wait_for(lambda: len(sandbox.state.resources) == 1, message="the sandbox to create the resource")
-        # Kill the pool process making the call (as the kernel's OOM killer would).
-        [attempt] = request.attempts.all()
-        pid = int(attempt.worker.rsplit(" pid ", 1)[1])
-        assert pid in worker.children()
-        os.kill(pid, signal.SIGKILL)
+    request = make_request(user=operator)
+    pipeline.dispatch(request.pk)
+    wait_for(lambda: len(sandbox.state.resources) == 1, message="the sandbox to create the resource")
+    [attempt] = request.attempts.all()
+    pid = int(attempt.worker.rsplit(" pid ", 1)[1])
+    assert pid in worker.children()
+    os.kill(pid, signal.SIGKILL)
 
-        done = wait_for(lambda: finished(request.pk), timeout=45, message="the request to finish")
-    finally:
-        beat.stop()
+    done = wait_for(lambda: finished(request.pk), timeout=45, message="the request to finish")
 
     assert done.status == RequestStatus.SUCCEEDED
     outcomes = [a.outcome for a in done.attempts.all()]
