@@ -1,0 +1,553 @@
+"""The portal's pages: sign-in, the operation form (with and without htmx), and the history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from html import unescape
+from html.parser import HTMLParser
+
+import pytest
+from django.db.models.signals import post_save
+from django.utils import timezone
+from django.utils.html import escape
+from django_htmx.http import HTMX_STOP_POLLING
+
+from integrations.models import Attempt, AttemptOutcome, Request, RequestStatus
+from tests.factories import PASSWORD, ingestion_form_data, ingestion_params, make_request, make_user
+
+FORM_URL = "/operations/appfabric/CreateIngestion/"
+HTMX = {"HX-Request": "true"}
+ARN = "arn:aws:appfabric:us-east-1:111122223333:appbundle/abc/ingestion/def"
+PARAMETER_FIELDS = {"appBundleIdentifier", "app", "tenantId", "ingestionType", "tags__0__key", "tags__0__value"}
+
+
+class Page(HTMLParser):
+    """What the tests read from a page: each form control's value, and each field's container."""
+
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=True)
+        self.html = html
+        self.values: dict[str, str] = {}
+        self.containers: list[str] = []
+        self._line_starts = [0] + [m.end() for m in re.finditer("\n", html)]
+        self._divs: list[tuple[bool, int]] = []
+        self._select: str | None = None
+        self._textarea: str | None = None
+        self.feed(html)
+        self.close()
+
+    def _offset(self) -> int:
+        line, column = self.getpos()
+        return self._line_starts[line - 1] + column
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "div":
+            self._divs.append(("field" in (a.get("class") or "").split(), self._offset()))
+        elif tag == "input" and a.get("name") and a.get("type") != "submit":
+            self.values[a["name"]] = a.get("value") or ""
+        elif tag == "select":
+            self._select = a.get("name")
+            self.values.setdefault(self._select, "")
+        elif tag == "option" and self._select and "selected" in a:
+            self.values[self._select] = a.get("value") or ""
+        elif tag == "textarea":
+            self._textarea = a.get("name")
+            self.values[self._textarea] = ""
+
+    def handle_endtag(self, tag):
+        if tag == "div" and self._divs:
+            is_field, start = self._divs.pop()
+            if is_field:
+                self.containers.append(self.html[start : self._offset() + len("</div>")])
+        elif tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.values[self._textarea] += data
+
+    def container(self, name: str) -> str:
+        """The HTML of the field container holding the control named ``name``."""
+        [found] = [c for c in self.containers if re.search(rf'name="{re.escape(name)}"', c)]
+        return found
+
+
+def page(response) -> Page:
+    return Page(response.content.decode())
+
+
+def request_ids(response) -> list[int]:
+    """The requests a history page lists, in the order it lists them."""
+    return [int(pk) for pk in re.findall(r'<td><a href="/requests/(\d+)/">', response.content.decode())]
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    # Every test signs someone in; the production hasher's million rounds would dominate the run.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def created_rows():
+    """Each Request row as it was when first saved (a worker may move it on right after)."""
+    seen: list[dict] = []
+
+    def record(sender, instance, created, **kwargs):
+        if created:
+            seen.append({"pk": instance.pk, "status": instance.status, "client_token": instance.client_token})
+
+    post_save.connect(record, sender=Request, weak=False, dispatch_uid="test_views.created_rows")
+    yield seen
+    post_save.disconnect(sender=Request, dispatch_uid="test_views.created_rows")
+
+
+# --- sign-in ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/operations/", FORM_URL, "/requests/", "/requests/{pk}/"])
+def test_every_page_requires_sign_in(client, db, path):
+    path = path.format(pk=make_request().pk)
+
+    response = client.get(path)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/accounts/login/?next={path}"
+
+
+def test_an_anonymous_post_of_the_form_is_sent_to_sign_in_and_records_nothing(client, db):
+    response = client.post(FORM_URL, ingestion_form_data())
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+    assert not Request.objects.exists()
+
+
+def test_signing_in_with_the_login_form_leads_where_the_person_was_going(client, db):
+    user = make_user("alice")
+    form = client.get("/accounts/login/?next=/requests/")
+    assert form.status_code == 200
+    assert page(form).values.keys() >= {"username", "password", "next"}
+
+    response = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD, "next": "/requests/"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/requests/"
+    assert client.get("/requests/").status_code == 200
+    assert int(client.session["_auth_user_id"]) == user.pk
+
+
+def test_a_wrong_password_does_not_sign_in(client, db):
+    make_user("alice")
+
+    response = client.post("/accounts/login/", {"username": "alice", "password": "wrong"})
+
+    assert response.status_code == 200
+    assert 'role="alert"' in response.content.decode()
+    assert client.get("/operations/").status_code == 302
+
+
+def test_signing_out_with_the_sign_out_button_ends_the_session(signed_in):
+    html = signed_in.get("/operations/").content.decode()
+    assert '<form class="signout" method="post" action="/accounts/logout/">' in html
+
+    response = signed_in.post("/accounts/logout/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/"
+    assert signed_in.get("/operations/")["Location"] == "/accounts/login/?next=/operations/"
+
+
+# --- operations ------------------------------------------------------------------------------------
+
+
+def test_the_home_page_leads_to_the_operations(signed_in):
+    response = signed_in.get("/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/operations/"
+
+
+def test_the_operation_list_links_to_the_create_ingestion_form(signed_in):
+    response = signed_in.get("/operations/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'<a href="{FORM_URL}">AppFabric: create an ingestion</a>' in html
+
+
+def test_an_unknown_operation_is_not_found(signed_in):
+    assert signed_in.get("/operations/appfabric/DeleteIngestion/").status_code == 404
+    assert signed_in.get("/operations/nosuchservice/CreateIngestion/").status_code == 404
+
+
+def test_the_form_shows_a_field_for_every_parameter_and_no_client_token(signed_in):
+    response = signed_in.get(FORM_URL)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<html" in html
+    assert set(page(response).values) == PARAMETER_FIELDS | {"csrfmiddlewaretoken"}
+    assert "clientToken" not in html
+    for name in PARAMETER_FIELDS:
+        assert "Constraint:" in page(response).container(name), name
+
+
+def test_an_invalid_post_shows_the_error_next_to_its_field_and_keeps_every_value(signed_in):
+    data = ingestion_form_data(
+        appBundleIdentifier="not a bundle", tenantId="  tenant 7  ", tags__0__key="team", tags__0__value=" ops "
+    )
+
+    response = signed_in.post(FORM_URL, data)
+
+    assert response.status_code == 200
+    shown = page(response)
+    container = shown.container("appBundleIdentifier")
+    assert "has-error" in container
+    message = "Enter an app bundle ARN (arn:…) or a UUID in lower-case hex (8-4-4-4-12)."
+    assert escape(message) in container
+    assert unescape(container).count(message) == 1
+    assert "has-error" not in shown.container("tenantId")
+    assert {k: v for k, v in shown.values.items() if k != "csrfmiddlewaretoken"} == data
+    assert not Request.objects.exists()
+
+
+def test_an_error_in_a_tag_row_shows_in_that_rows_field(signed_in):
+    data = ingestion_form_data(tags__0__key="team", tags__0__value="ops", tags__1__key="", tags__1__value="orphan")
+
+    response = signed_in.post(FORM_URL, data)
+
+    assert response.status_code == 200
+    shown = page(response)
+    assert "This field is required." in shown.container("tags__1__key")
+    assert "has-error" not in shown.container("tags__0__key")
+    assert shown.values["tags__1__value"] == "orphan"
+    assert not Request.objects.exists()
+
+
+def test_too_many_tags_show_an_error_on_the_tags_group(signed_in):
+    data = ingestion_form_data(**{f"tags__{i}__key": f"k{i}" for i in range(51)})
+
+    response = signed_in.post(FORM_URL, data)
+
+    html = response.content.decode()
+    group = html[html.index('id="rows-tags"') :]
+    assert '<p class="errors" role="alert">Must have 0–50 items (has 51).</p>' in group
+    assert not Request.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("broker")
+def test_a_valid_post_records_a_queued_request_and_shows_it(signed_in, operator, created_rows):
+    data = ingestion_form_data(tags__0__key="team", tags__0__value="ops", tags__1__key="", tags__1__value="")
+
+    response = signed_in.post(FORM_URL, data)
+
+    [recorded] = Request.objects.all()
+    assert response.status_code == 302
+    assert response["Location"] == f"/requests/{recorded.pk}/"
+    assert created_rows == [{"pk": recorded.pk, "status": RequestStatus.QUEUED, "client_token": recorded.client_token}]
+    assert (recorded.service, recorded.operation) == ("appfabric", "CreateIngestion")
+    assert recorded.created_by == operator
+    assert str(uuid.UUID(recorded.client_token)) == recorded.client_token
+    assert recorded.parameters == ingestion_params(tags=[{"key": "team", "value": "ops"}])
+    assert "clientToken" not in recorded.parameters
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("broker")
+def test_two_valid_posts_get_two_different_client_tokens(signed_in):
+    signed_in.post(FORM_URL, ingestion_form_data())
+    signed_in.post(FORM_URL, ingestion_form_data())
+
+    tokens = set(Request.objects.values_list("client_token", flat=True))
+
+    assert len(tokens) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("broker")
+def test_a_valid_htmx_post_answers_with_a_client_redirect(signed_in, created_rows):
+    response = signed_in.post(FORM_URL, ingestion_form_data(), headers=HTMX)
+
+    [recorded] = Request.objects.all()
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == f"/requests/{recorded.pk}/"
+    assert [row["status"] for row in created_rows] == [RequestStatus.QUEUED]
+
+
+def test_the_add_row_button_shows_one_more_row_and_keeps_the_values(signed_in):
+    data = ingestion_form_data(tenantId=" t-9 ", tags__0__key="team", tags__0__value="ops")
+
+    response = signed_in.post(FORM_URL, {**data, "_rows": "add:tags"})
+
+    assert response.status_code == 200
+    shown = page(response)
+    assert {k: v for k, v in shown.values.items() if k != "csrfmiddlewaretoken"} == {
+        **data,
+        "tags__1__key": "",
+        "tags__1__value": "",
+    }
+    assert "has-error" not in response.content.decode()
+    assert 'role="alert"' not in response.content.decode()
+    assert not Request.objects.exists()
+
+
+def test_the_remove_row_button_drops_that_row_and_renumbers_the_rest(signed_in):
+    data = ingestion_form_data(
+        tags__0__key="a", tags__0__value="1",
+        tags__1__key="b", tags__1__value="2",
+        tags__2__key="c", tags__2__value="3",
+    )  # fmt: skip
+
+    response = signed_in.post(FORM_URL, {**data, "_rows": "remove:tags__1"})
+
+    assert response.status_code == 200
+    shown = page(response)
+    assert {k: v for k, v in shown.values.items() if k.startswith("tags")} == {
+        "tags__0__key": "a",
+        "tags__0__value": "1",
+        "tags__1__key": "c",
+        "tags__1__value": "3",
+    }
+    assert shown.values["tenantId"] == "tenant-1"
+    assert 'role="alert"' not in response.content.decode()
+    assert not Request.objects.exists()
+
+
+def test_each_row_has_a_remove_button_and_the_group_an_add_button(signed_in):
+    data = {**ingestion_form_data(), "tags__0__key": "a", "_rows": "add:tags"}
+
+    html = signed_in.post(FORM_URL, data).content.decode()
+
+    assert 'name="_rows" value="remove:tags__0"' in html
+    assert 'name="_rows" value="remove:tags__1"' in html
+    assert 'name="_rows" value="add:tags"' in html
+
+
+def test_with_htmx_the_form_view_answers_only_the_form(signed_in):
+    response = signed_in.post(FORM_URL, {**ingestion_form_data(), "_rows": "add:tags"}, headers=HTMX)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in html
+    assert html.lstrip().startswith('<form id="operation-form"')
+    assert "tags__0__key" in html
+    assert "HX-Request" in response["Vary"]
+
+
+def test_the_form_page_varies_on_htmx(signed_in):
+    assert "HX-Request" in signed_in.get(FORM_URL)["Vary"]
+
+
+def test_an_invalid_htmx_post_answers_the_form_with_its_errors(signed_in):
+    response = signed_in.post(FORM_URL, ingestion_form_data(tenantId=""), headers=HTMX)
+
+    assert response.status_code == 200
+    assert "<html" not in response.content.decode()
+    assert "This field is required." in page(response).container("tenantId")
+    assert not Request.objects.exists()
+
+
+# --- history ---------------------------------------------------------------------------------------
+
+
+def test_the_history_lists_the_newest_request_first(signed_in):
+    oldest, middle, newest = make_request(), make_request(), make_request()
+    # Timestamps can tie on a fast machine: make the order explicit.
+    now = timezone.now()
+    for age, r in ((3, oldest), (2, middle), (1, newest)):
+        Request.objects.filter(pk=r.pk).update(created_at=now - dt.timedelta(minutes=age))
+
+    response = signed_in.get("/requests/")
+
+    assert response.status_code == 200
+    assert request_ids(response) == [newest.pk, middle.pk, oldest.pk]
+
+
+def test_the_history_filters_by_operation(signed_in, operator):
+    ingestion = make_request(user=operator)
+    other = Request.objects.create(
+        service="supplychain", operation="SendDataIntegrationEvent", parameters={}, region="us-east-1",
+        created_by=operator,
+    )  # fmt: skip
+
+    assert set(request_ids(signed_in.get("/requests/"))) == {ingestion.pk, other.pk}
+    assert request_ids(signed_in.get("/requests/?operation=appfabric/CreateIngestion")) == [ingestion.pk]
+
+
+def test_the_history_filters_by_status(signed_in, operator):
+    queued = make_request(user=operator)
+    failed = make_request(user=operator, status=RequestStatus.FAILED)
+    succeeded = make_request(user=operator, status=RequestStatus.SUCCEEDED)
+
+    assert request_ids(signed_in.get("/requests/?status=failed")) == [failed.pk]
+    assert request_ids(signed_in.get("/requests/?status=succeeded")) == [succeeded.pk]
+    assert request_ids(signed_in.get("/requests/?status=queued")) == [queued.pk]
+
+
+def test_the_history_filters_by_user(signed_in):
+    alices = make_request(user=make_user("alice"))
+    make_request(user=make_user("bob"))
+
+    response = signed_in.get("/requests/?user=alice")
+
+    assert request_ids(response) == [alices.pk]
+    assert '<option value="alice" selected>alice</option>' in response.content.decode()
+
+
+def test_the_history_shows_25_requests_a_page(signed_in, operator):
+    made = [make_request(user=operator) for _ in range(30)]
+    newest_first = sorted((r.pk for r in made), reverse=True)
+
+    first = signed_in.get("/requests/")
+    second = signed_in.get("/requests/?page=2")
+
+    assert request_ids(first) == newest_first[:25]
+    assert request_ids(second) == newest_first[25:]
+    assert "Page 2 of 2" in second.content.decode()
+    assert 'href="?page=2"' in first.content.decode()
+
+
+def test_the_pages_keep_the_filters(signed_in, operator):
+    for _ in range(26):
+        make_request(user=operator, status=RequestStatus.FAILED)
+    make_request(user=operator)
+
+    first = signed_in.get("/requests/?status=failed")
+    second = signed_in.get("/requests/?status=failed&page=2")
+
+    assert 'href="?status=failed&page=2"' in first.content.decode()
+    assert len(request_ids(first)) == 25
+    assert len(request_ids(second)) == 1
+    assert 'href="?status=failed&page=1"' in second.content.decode()
+
+
+def test_with_htmx_the_history_answers_only_its_table(signed_in):
+    make_request()
+
+    response = signed_in.get("/requests/", headers=HTMX)
+
+    html = response.content.decode()
+    assert "<html" not in html
+    assert html.lstrip().startswith('<div id="request-table">')
+    assert "HX-Request" in response["Vary"]
+
+
+def test_the_history_shows_the_arn_of_a_succeeded_request(signed_in):
+    make_request(status=RequestStatus.SUCCEEDED, resource_id=ARN)
+
+    assert ARN in signed_in.get("/requests/").content.decode()
+
+
+# --- one request -----------------------------------------------------------------------------------
+
+
+def test_the_detail_page_shows_the_parameters_and_the_client_token(signed_in, operator):
+    recorded = make_request(
+        user=operator, parameters=ingestion_params(tenantId="tenant-detail-42", tags=[{"key": "k9", "value": "v9"}])
+    )
+
+    response = signed_in.get(f"/requests/{recorded.pk}/")
+
+    html = unescape(response.content.decode())
+    assert response.status_code == 200
+    assert "'tenantId': 'tenant-detail-42'" in html
+    assert "'tags': [{'key': 'k9', 'value': 'v9'}]" in html
+    assert f"<code>{recorded.client_token}</code>" in html
+    assert operator.username in html
+
+
+def test_the_detail_page_shows_every_attempt(signed_in):
+    recorded = make_request(status=RequestStatus.RETRYING)
+    started = timezone.now()
+    Attempt.objects.create(
+        request=recorded, number=1, started_at=started, finished_at=started, outcome=AttemptOutcome.RETRYABLE_ERROR,
+        http_status=429, error_code="ThrottlingException", error_message="Rate exceeded",
+        aws_request_id="aws-req-first", client_token=recorded.client_token,
+    )  # fmt: skip
+    Attempt.objects.create(
+        request=recorded, number=2, started_at=started, client_token=recorded.client_token,
+        aws_request_id="aws-req-second",
+    )  # fmt: skip
+
+    html = signed_in.get(f"/requests/{recorded.pk}/").content.decode()
+
+    assert "<strong>ThrottlingException</strong> Rate exceeded" in html
+    assert "<td>429</td>" in html
+    assert "Failed, will retry" in html
+    assert "In progress" in html
+    assert html.index("aws-req-first") < html.index("aws-req-second")
+    assert "No attempt yet" not in html
+
+
+def test_the_detail_page_of_a_request_without_attempts_says_it_waits_for_a_worker(signed_in):
+    html = signed_in.get(f"/requests/{make_request().pk}/").content.decode()
+
+    assert "No attempt yet: the request is waiting for a worker." in html
+
+
+def test_the_detail_page_shows_the_error_of_a_failed_request(signed_in):
+    recorded = make_request(
+        status=RequestStatus.FAILED,
+        error_code="ValidationException",
+        error_message="tenantId is not known to the app",
+        finished_at=timezone.now(),
+    )
+
+    html = signed_in.get(f"/requests/{recorded.pk}/").content.decode()
+
+    assert "<strong>ValidationException</strong>: tenantId is not known to the app" in html
+    assert "status-failed" in html
+
+
+def test_the_detail_page_of_an_unknown_request_is_not_found(signed_in):
+    assert signed_in.get("/requests/999999/").status_code == 404
+
+
+@pytest.mark.parametrize("status", [RequestStatus.QUEUED, RequestStatus.RUNNING, RequestStatus.RETRYING])
+def test_an_unfinished_request_keeps_htmx_polling(signed_in, status):
+    recorded = make_request(status=status)
+
+    response = signed_in.get(f"/requests/{recorded.pk}/", headers=HTMX)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in html
+    assert f'hx-get="/requests/{recorded.pk}/" hx-trigger="every 1s"' in html
+    assert "HX-Request" in response["Vary"]
+
+
+def test_a_succeeded_request_stops_htmx_polling_with_its_final_state(signed_in):
+    recorded = make_request(status=RequestStatus.SUCCEEDED, resource_id=ARN, finished_at=timezone.now())
+
+    response = signed_in.get(f"/requests/{recorded.pk}/", headers=HTMX)
+
+    html = response.content.decode()
+    assert response.status_code == HTMX_STOP_POLLING == 286
+    assert ARN in html
+    assert "hx-trigger" not in html
+    assert "<html" not in html
+
+
+def test_a_failed_request_stops_htmx_polling_with_its_error(signed_in):
+    recorded = make_request(status=RequestStatus.FAILED, error_code="ConflictException", error_message="exists")
+
+    response = signed_in.get(f"/requests/{recorded.pk}/", headers=HTMX)
+
+    assert response.status_code == HTMX_STOP_POLLING
+    assert "<strong>ConflictException</strong>: exists" in response.content.decode()
+
+
+def test_without_htmx_a_finished_request_is_an_ordinary_page(signed_in):
+    recorded = make_request(status=RequestStatus.SUCCEEDED, resource_id=ARN)
+
+    response = signed_in.get(f"/requests/{recorded.pk}/")
+
+    assert response.status_code == 200
+    assert "<html" in response.content.decode()
+    assert ARN in response.content.decode()
