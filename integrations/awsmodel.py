@@ -121,8 +121,16 @@ def _bounds(shape: Shape, unit: str) -> tuple[int | None, int | None, str]:
     return lo, hi, text
 
 
+def pattern_words(shape: Shape) -> str | None:
+    """The shape's pattern in words, or None when nobody has said it in words yet."""
+    from integrations.pattern_words import PATTERN_WORDS
+
+    pattern = shape.metadata.get("pattern")
+    return PATTERN_WORDS.get(pattern) if pattern else None
+
+
 def describe(shape: Shape) -> str:
-    """The constraint of a scalar or collection shape in words, for help texts and errors."""
+    """The constraint of a shape in words, for help texts and errors: "1–255 characters: …"."""
     parts = []
     unit = {"string": "character", "list": "item", "map": "entry"}.get(shape.type_name)
     if unit:
@@ -133,12 +141,13 @@ def describe(shape: Shape) -> str:
         lo, hi = shape.metadata.get("min"), shape.metadata.get("max")
         if lo is not None or hi is not None:
             parts.append(f"a number from {lo if lo is not None else '…'} to {hi if hi is not None else '…'}")
-    enum = getattr(shape, "enum", None)  # only botocore's StringShape has one
+    enum = getattr(shape, "enum", None)
     if enum:
         parts.append("one of " + ", ".join(enum))
-    if shape.metadata.get("pattern"):
-        parts.append(f"matching {shape.metadata['pattern']}")
-    return "; ".join(parts)
+    pattern = shape.metadata.get("pattern")
+    if pattern:
+        parts.append(pattern_words(shape) or f"matching {pattern}")
+    return ": ".join(parts[:2]) + ("; " + "; ".join(parts[2:]) if len(parts) > 2 else "")
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
