@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -148,6 +150,28 @@ def describe(shape: Shape) -> str:
     if pattern:
         parts.append(pattern_words(shape) or f"matching {pattern}")
     return ": ".join(parts[:2]) + ("; " + "; ".join(parts[2:]) if len(parts) > 2 else "")
+
+
+def redact_sensitive(shape: Shape, value: object) -> object:
+    """``value`` with every member the model marks sensitive replaced by its size and digest.
+
+    For logs, lists and anything shown to people who need to know that a payload was sent,
+    not what it said.
+    """
+    if value is None:
+        return None
+    if shape.metadata.get("sensitive"):
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return f"<sensitive: {len(text)} characters, sha256 {digest}…>"
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, Mapping):
+        return {k: redact_sensitive(shape.members[k], v) if k in shape.members else v for k, v in value.items()}
+    if kind == "list" and isinstance(value, list):
+        return [redact_sensitive(shape.member, v) for v in value]
+    if kind == "map" and isinstance(value, Mapping):
+        return {k: redact_sensitive(shape.value, v) for k, v in value.items()}
+    return value
 
 
 _TYPES: dict[str, tuple[type, ...]] = {

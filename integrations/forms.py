@@ -20,7 +20,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.html import strip_tags
 
-from integrations.awsmodel import Path, Violation, describe, validate
+from integrations.awsmodel import Path, Violation, describe, pattern_words, validate
 from integrations.operations import FieldHint, Operation
 from integrations.rules import documented_rules
 
@@ -76,14 +76,15 @@ def make_field(shape: Shape, hint: FieldHint, label: str, required: bool, sensit
     """A form field for one scalar member, with the model's limits and the docs' help."""
     help_parts = [hint.help or _first_paragraph(shape.documentation)]
     # Declared choices are the real constraint (the model only says "1–255 characters").
-    words = hint.words or (f"one of {', '.join(hint.choices)}" if hint.choices else describe(shape))
+    words = hint.words or (f"one of {', '.join(hint.choice_values)}" if hint.choices else describe(shape))
     if words:
         help_parts.append(f"Constraint: {words}.")
     common = {"label": hint.label or label, "required": required, "help_text": " ".join(p for p in help_parts if p)}
     kind = shape.type_name
-    choices = hint.choices or (tuple(shape.enum) if shape.enum else None)
+    choices = hint.choices or (tuple(shape.enum) if getattr(shape, "enum", None) else None)
     if choices:
-        return forms.ChoiceField(choices=[("", "—")] + [(c, c) for c in choices], **common)
+        pairs = [(c, c) if isinstance(c, str) else c for c in choices]
+        return forms.ChoiceField(choices=[("", "—"), *pairs], **common)
     if kind in ("integer", "long"):
         return forms.IntegerField(min_value=shape.metadata.get("min"), max_value=shape.metadata.get("max"), **common)
     if kind in ("float", "double"):
@@ -135,6 +136,7 @@ class OperationForm(forms.Form):
         self._origins: dict[Path, str] = {}
         self._key_origins: dict[Path, str] = {}
         self._hints_by_field: dict[str, FieldHint] = {}
+        self._shapes_by_field: dict[str, Shape] = {}
         self.params: dict = {}
         self.group_errors: dict[str, list[str]] = {}
         shape = operation.model.input_shape
@@ -189,6 +191,7 @@ class OperationForm(forms.Form):
         # parent is present, which the model validation decides after cleaning.
         self.fields[name] = make_field(shape, hint, label, required=required and top, sensitive=sensitive)
         self._hints_by_field[name] = hint
+        self._shapes_by_field[name] = shape
         return Node("field", name, hint.label or label, required=required)
 
     # --- rendering --------------------------------------------------------------------------------
@@ -217,6 +220,9 @@ class OperationForm(forms.Form):
         kind = shape.type_name
         if node.kind == "field":
             value = self.cleaned_data.get(node.name)
+            default = self._hints_by_field[node.name].default
+            if value in (None, "") and default is not None and node.name not in self.errors:
+                value = default()
             return None if value in (None, "") else value
         if kind == "structure":
             members = [m for m in shape.members if not (not at and m == self.operation.token_member)]
@@ -245,7 +251,8 @@ class OperationForm(forms.Form):
         entries: dict = {}
         for row in node.children:
             key_node, value_node = row.children
-            key = self._collect(key_node, shape.key, (*at, f"<key of {row.name}>"), extra)
+            slot = (*at, f"<key of {row.name}>")
+            key = self._collect(key_node, shape.key, slot, extra)
             fresh = key is not None and key not in entries
             value_at = (*at, key) if fresh else (*at, f"<value of {row.name}>")
             value = self._collect(value_node, shape.value, value_at, extra)
@@ -255,10 +262,12 @@ class OperationForm(forms.Form):
                 value = ""  # a key with an empty value is a real entry
             elif value is None:
                 extra.append(Violation(value_at, "required", "is required"))
+            if not fresh:
+                # A missing key, or one given above: an error on this row's key, never a silent overwrite.
                 problem = "is required" if key is None else "repeats a key given above"
-                slot = (*at, f"<key of {row.name}>")
                 self._key_origins[slot] = key_node.name
                 extra.append(Violation(slot, "required" if key is None else "rule", problem, on_key=True))
+            if value is None or not fresh:
                 continue
             self._key_origins[(*at, key)] = key_node.name
             entries[key] = value
@@ -297,8 +306,10 @@ class OperationForm(forms.Form):
         hint = self._hints_by_field.get(name)
         if violation.constraint == "required" or (violation.constraint == "length" and "(has 0)" in violation.message):
             return "This field is required."
-        if violation.constraint == "pattern" and hint and hint.words:
-            return f"Enter {hint.words}."
+        shape = self._shapes_by_field.get(name)
+        words = (hint.words if hint else None) or (pattern_words(shape) if shape is not None else None)
+        if violation.constraint == "pattern" and words:
+            return f"Enter {words}."
         text = violation.message
         return text[0].upper() + text[1:] + "."
 

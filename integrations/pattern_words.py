@@ -12,8 +12,8 @@ PATTERN_WORDS: dict[str, str] = {
     # shared shapes
     "[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}": UUID_WORDS,
     "^[a-zA-Z0-9\\/\\._\\-]+$": NAME_WORDS,
-    ".*\\S.*": "not blank, on one line",
-    ".*": "a single line",
+    ".*\\S.*": "some text on one line (not only spaces)",
+    ".*": "a single line of text",
     # AppFabric
     "arn:.+$|^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}": (
         "an app bundle ARN (arn:…) or a UUID in lower-case hex (8-4-4-4-12)"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -11,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRedirect
 
 from integrations import pipeline
+from integrations.awsmodel import operation_model, redact_sensitive
 from integrations.forms import ROWS_ACTION, OperationForm, edit_rows
 from integrations.models import Request, RequestStatus
 from integrations.operations import all_operations, get_operation_or_404
@@ -84,7 +87,13 @@ def request_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     recorded = get_object_or_404(Request.objects.select_related("created_by"), pk=pk)
-    context = {"req": recorded, "attempts": recorded.attempts.all()}
+    shape = operation_model(recorded.service, recorded.operation).input_shape
+    context = {
+        "req": recorded,
+        "attempts": recorded.attempts.all(),
+        # Sensitive members (Supply Chain's data) show as their size and digest only.
+        "parameters": json.dumps(redact_sensitive(shape, recorded.parameters), indent=2, ensure_ascii=False),
+    }
     response = _render(request, "integrations/request_detail.html", "integrations/_request_status.html", context)
     if request.htmx and recorded.is_finished:
         # 286 stops htmx polling; its body (the final state) is still swapped in.

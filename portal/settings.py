@@ -108,6 +108,10 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# Supply Chain's data may hold 1,048,576 characters; urlencoded, one of up to 4 UTF-8 bytes takes
+# 12 bytes. Let such a form through to its own validation instead of a bare 400.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
+
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -207,6 +211,13 @@ CELERY_BEAT_SCHEDULE = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("PORTAL_LOG_LEVEL", "INFO")},
+    # At DEBUG, botocore and urllib3 log whole request bodies and Django logs every SQL query
+    # with its parameters, sensitive members included (Supply Chain's data): they never log
+    # below INFO, whatever the root level.
+    "loggers": {
+        name: {"level": "INFO"} for name in ("botocore", "boto3", "urllib3", "s3transfer", "django.db.backends")
+    },
 }

@@ -102,10 +102,10 @@ def portal_env(sandbox_url: str, broker_url: str, broker_dir: Path, **extra: str
     return env
 
 
-def start_worker(env: dict[str, str], log_dir: Path, concurrency: int = 2) -> Process:
+def start_worker(env: dict[str, str], log_dir: Path, concurrency: int = 2, loglevel: str = "INFO") -> Process:
     worker = Process(
         "worker",
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO", "--pool", "prefork",
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", loglevel, "--pool", "prefork",
          "--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat",
          "--hostname", f"test-{time.monotonic_ns()}@%h"],
         env,

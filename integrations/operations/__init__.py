@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from botocore.model import OperationModel
@@ -28,8 +29,15 @@ class FieldHint:
     help: str | None = None
     # The constraint in words, for people ("an app bundle ARN (arn:…) or a UUID").
     words: str | None = None
-    choices: tuple[str, ...] | None = None
+    # Documented values, each a value or a (value, label) pair.
+    choices: tuple[str | tuple[str, str], ...] | None = None
     widget: str | None = None  # "textarea" for long or multi-line values
+    # The value sent when the field is left empty, made when the request is recorded.
+    default: Callable[[], object] | None = None
+
+    @property
+    def choice_values(self) -> tuple[str, ...]:
+        return tuple(c if isinstance(c, str) else c[0] for c in self.choices or ())
 
 
 @dataclass(frozen=True)

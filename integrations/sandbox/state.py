@@ -15,7 +15,7 @@ import random
 import threading
 from dataclasses import asdict, dataclass, field
 
-from integrations.awsmodel import operation_model
+from integrations.awsmodel import operation_model, redact_sensitive
 from integrations.sandbox.behaviours import BEHAVIOURS, Behaviour, Context
 from integrations.sandbox.wire import WireError
 
@@ -36,16 +36,8 @@ def _fingerprint(params: dict) -> str:
 
 
 def redact(behaviour: Behaviour, params: dict) -> dict:
-    """``params`` with members the model marks sensitive replaced by their size."""
-    shape = operation_model(behaviour.service, behaviour.operation).input_shape
-    out = {}
-    for name, value in params.items():
-        member = shape.members.get(name)
-        if member is not None and member.metadata.get("sensitive"):
-            out[name] = f"<sensitive: {len(str(value))} characters>"
-        else:
-            out[name] = value
-    return out
+    """``params`` with members the model marks sensitive replaced by their size and digest."""
+    return redact_sensitive(operation_model(behaviour.service, behaviour.operation).input_shape, params)
 
 
 @dataclass

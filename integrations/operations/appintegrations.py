@@ -1,0 +1,50 @@
+"""AppIntegrations CreateDataIntegration (../shared/seeds/002_adab1efe46748e4b.txt)."""
+
+from integrations.operations import FieldHint, Operation, register
+
+register(
+    Operation(
+        service="appintegrations",
+        name="CreateDataIntegration",
+        title="AppIntegrations: create a data integration",
+        summary="Creates a DataIntegration: where data is pulled from, what is pulled, and how often.",
+        result_path=("Arn",),
+        docs_url="https://docs.aws.amazon.com/appintegrations/latest/APIReference/API_CreateDataIntegration.html",
+        hints={
+            "Name": FieldHint(label="Name", help="The name of the DataIntegration; it must not exist yet."),
+            "Description": FieldHint(label="Description", widget="textarea"),
+            "KmsKey": FieldHint(label="KMS key", help="The KMS key (ARN, id or alias) that encrypts the data."),
+            "SourceURI": FieldHint(label="Source URI", help="The URI of the data source."),
+            "ScheduleConfig": FieldHint(label="Schedule", help="Which object to pull, and how often."),
+            "ScheduleConfig.FirstExecutionFrom": FieldHint(
+                label="First execution from",
+                help="The start date for objects to import in the first flow run.",
+                words="a Unix timestamp in milliseconds or an ISO-8601 date and time",
+            ),
+            "ScheduleConfig.Object": FieldHint(label="Object", help="The name of the object to pull."),
+            "ScheduleConfig.ScheduleExpression": FieldHint(
+                label="Schedule expression", help="How often the data is pulled, e.g. rate(1 hour)."
+            ),
+            "Tags": FieldHint(label="Tags"),
+            "Tags.key": FieldHint(label="Key"),
+            "Tags.value": FieldHint(label="Value"),
+            "FileConfiguration": FieldHint(label="File configuration", help="Which files to pull from the source."),
+            "FileConfiguration.Folders": FieldHint(
+                label="Folders", help="Source folders to pull all files from, recursively."
+            ),
+            "FileConfiguration.Filters": FieldHint(
+                label="Filters", help="Restrictions on the files pulled: a field name and its allowed values."
+            ),
+            "FileConfiguration.Filters.key": FieldHint(label="Field"),
+            "FileConfiguration.Filters.value": FieldHint(label="Values"),
+            "ObjectConfiguration": FieldHint(
+                label="Object configuration",
+                help="What data to pull: for each object, field names and their values.",
+            ),
+            "ObjectConfiguration.key": FieldHint(label="Object"),
+            "ObjectConfiguration.value": FieldHint(label="Fields"),
+            "ObjectConfiguration.value.key": FieldHint(label="Field"),
+            "ObjectConfiguration.value.value": FieldHint(label="Values"),
+        },
+    )
+)
