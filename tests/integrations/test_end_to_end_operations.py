@@ -14,13 +14,14 @@ from tests.integrations.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+BUNDLE = "2b2b2b2b-1111-2222-3333-444444444444"
 INSTANCE = "3f1c2a4e-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
 SECRET = "payload-marker-9d41c7"  # stands out in any log line that would leak the data
 
 FORMS = {
     "appfabric/CreateIngestion": {
         "app": "OKTA",
-        "appBundleIdentifier": "arn:aws:appfabric:us-east-1:111122223333:appbundle/2b2b2b2b-1111-2222-3333-444444444444",
+        "appBundleIdentifier": f"arn:aws:appfabric:us-east-1:111122223333:appbundle/{BUNDLE}",
         "ingestionType": "auditLog",
         "tenantId": "okta-tenant",
         "tags__0__key": "team",
