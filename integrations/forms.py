@@ -258,10 +258,12 @@ class OperationForm(forms.Form):
             value = self._collect(value_node, shape.value, value_at, extra)
             if key is None and value is None:
                 continue
-            if value is None and shape.value.type_name == "string":
-                value = ""  # a key with an empty value is a real entry
-            elif value is None:
-                extra.append(Violation(value_at, "required", "is required"))
+            if value is None:
+                # A key with nothing under it is a real entry with an empty value; the model
+                # decides whether the service accepts that ("" or no items).
+                value = {"string": "", "list": [], "map": {}, "structure": {}}.get(shape.value.type_name)
+                if value is None:
+                    extra.append(Violation(value_at, "required", "is required"))
             if not fresh:
                 # A missing key, or one given above: an error on this row's key, never a silent overwrite.
                 problem = "is required" if key is None else "repeats a key given above"
@@ -304,7 +306,8 @@ class OperationForm(forms.Form):
 
     def _message(self, violation: Violation, name: str) -> str:
         hint = self._hints_by_field.get(name)
-        if violation.constraint == "required" or (violation.constraint == "length" and "(has 0)" in violation.message):
+        left_blank = violation.constraint != "rule" and self.cleaned_data.get(name) == ""
+        if violation.constraint == "required" or left_blank:
             return "This field is required."
         shape = self._shapes_by_field.get(name)
         words = (hint.words if hint else None) or (pattern_words(shape) if shape is not None else None)

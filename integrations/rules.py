@@ -13,6 +13,15 @@ from collections.abc import Callable
 from integrations.awsmodel import Violation
 
 DATASET_EVENT = "scn.data.dataset"
+
+# Members the model types as free text but whose documentation lists the valid values.
+APPFABRIC_APPS = ("SLACK", "ASANA", "JIRA", "M365", "M365AUDITLOGS", "ZOOM", "ZENDESK", "OKTA", "GOOGLE",
+                  "DROPBOX", "SMARTSHEET", "CISCO")  # fmt: skip
+PARTNER_CENTRAL_CATALOGS = ("AWS", "Sandbox")
+DOCUMENTED_VALUES: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
+    ("appfabric", "CreateIngestion"): {"app": APPFABRIC_APPS},
+    ("partnercentral-selling", "CreateResourceSnapshotJob"): {"Catalog": PARTNER_CENTRAL_CATALOGS},
+}
 # Supply Chain fills this field itself for datasets in its own ("asc") namespace.
 ASC_INTERNAL_FIELD = "connection_id"
 
@@ -33,9 +42,7 @@ def _send_data_integration_event(params: dict) -> list[Violation]:
     if event_type == DATASET_EVENT and not target:
         found.append(Violation(("datasetTarget",), "rule", f"is required when eventType is {DATASET_EVENT}"))
     if event_type and event_type != DATASET_EVENT and target:
-        found.append(
-            Violation(("datasetTarget",), "rule", f"is only for eventType {DATASET_EVENT}; leave it empty")
-        )
+        found.append(Violation(("datasetTarget",), "rule", f"is only for eventType {DATASET_EVENT}; leave it empty"))
     data = params.get("data")
     if not isinstance(data, str):
         return found
@@ -104,6 +111,11 @@ _RULES: dict[tuple[str, str], Callable[[dict], list[Violation]]] = {
 
 
 def documented_rules(service: str, operation: str, params: dict) -> list[Violation]:
-    """Violations of the documented cross-field rules of one operation."""
+    """Violations of one operation's documented values and cross-field rules."""
+    found = [
+        Violation((member,), "enum", "must be one of " + ", ".join(allowed))
+        for member, allowed in DOCUMENTED_VALUES.get((service, operation), {}).items()
+        if params.get(member) is not None and params[member] not in allowed
+    ]
     rule = _RULES.get((service, operation))
-    return rule(params) if rule else []
+    return found + (rule(params) if rule else [])

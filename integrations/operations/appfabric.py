@@ -1,10 +1,7 @@
 """AppFabric CreateIngestion (../shared/seeds/000_b8354291824823e1.txt)."""
 
 from integrations.operations import FieldHint, Operation, register
-
-# The model types `app` as any string of 1–255 characters; the documentation lists the values.
-APPS = ("SLACK", "ASANA", "JIRA", "M365", "M365AUDITLOGS", "ZOOM", "ZENDESK", "OKTA", "GOOGLE", "DROPBOX",
-        "SMARTSHEET", "CISCO")  # fmt: skip
+from integrations.rules import APPFABRIC_APPS
 
 register(
     Operation(
@@ -15,7 +12,7 @@ register(
         result_path=("ingestion", "arn"),
         docs_url="https://docs.aws.amazon.com/appfabric/latest/api/API_CreateIngestion.html",
         hints={
-            "app": FieldHint(label="Application", help="The name of the application.", choices=APPS),
+            "app": FieldHint(label="Application", help="The name of the application.", choices=APPFABRIC_APPS),
             "appBundleIdentifier": FieldHint(
                 label="App bundle",
                 help="The ARN or UUID of the app bundle to use for the request.",

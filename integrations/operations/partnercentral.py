@@ -1,6 +1,7 @@
 """Partner Central Selling CreateResourceSnapshotJob (../shared/seeds/003_3aa18b1d6c0e2364.txt)."""
 
 from integrations.operations import FieldHint, Operation, register
+from integrations.rules import PARTNER_CENTRAL_CATALOGS
 
 register(
     Operation(
@@ -9,15 +10,12 @@ register(
         title="Partner Central: create a resource snapshot job",
         summary="Starts a job that snapshots a resource (an opportunity) within an engagement.",
         result_path=("Arn",),
-        docs_url=(
-            "https://docs.aws.amazon.com/partner-central/latest/APIReference/API_CreateResourceSnapshotJob.html"
-        ),
+        docs_url=("https://docs.aws.amazon.com/partner-central/latest/APIReference/API_CreateResourceSnapshotJob.html"),
         hints={
-            # The model accepts any letters; the documentation names the two catalogs.
             "Catalog": FieldHint(
                 label="Catalog",
                 help="The catalog to create the snapshot job in: AWS, or Sandbox for testing.",
-                choices=("AWS", "Sandbox"),
+                choices=PARTNER_CENTRAL_CATALOGS,
             ),
             "EngagementIdentifier": FieldHint(label="Engagement ID"),
             "ResourceType": FieldHint(label="Resource type"),

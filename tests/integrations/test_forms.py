@@ -6,7 +6,7 @@ import pytest
 
 from integrations.forms import ROWS_ACTION, OperationForm, edit_rows, params_to_data
 from integrations.operations import get_operation
-from integrations.operations.appfabric import APPS
+from integrations.rules import APPFABRIC_APPS as APPS
 from tests.factories import ingestion_form_data, ingestion_params
 
 INGESTION = get_operation("appfabric", "CreateIngestion")
