@@ -1,11 +1,13 @@
-"""The admin shows the audit record read-only: the portal never rewrites or deletes history."""
+"""The admin: targets and approval rules are managed here; the audit record is read-only."""
 
 from django.contrib import admin
 
-from integrations.models import Attempt, Request
+from integrations.models import ApprovalDecision, ApprovalRule, Attempt, AwsTarget, Request
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    """The portal never rewrites or deletes history, and neither does the admin."""
+
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
@@ -31,9 +33,9 @@ class AttemptInline(admin.TabularInline):
 
 @admin.register(Request)
 class RequestAdmin(ReadOnlyAdmin):
-    list_display = ("id", "service", "operation", "status", "created_by", "created_at", "resource_id")
-    list_filter = ("status", "service", "operation")
-    search_fields = ("client_token", "resource_id", "error_code")
+    list_display = ("id", "service", "operation", "status", "created_by", "target", "created_at", "resource_id")
+    list_filter = ("status", "service", "operation", "target")
+    search_fields = ("client_token", "resource_id", "error_code", "attempts__aws_request_id")
     inlines = [AttemptInline]
 
 
@@ -42,3 +44,20 @@ class AttemptAdmin(ReadOnlyAdmin):
     list_display = ("request", "number", "outcome", "http_status", "error_code", "started_at")
     list_filter = ("outcome",)
     search_fields = ("aws_request_id", "client_token")
+
+
+@admin.register(ApprovalDecision)
+class ApprovalDecisionAdmin(ReadOnlyAdmin):
+    list_display = ("request", "approved", "decided_by", "decided_at", "reason")
+
+
+@admin.register(AwsTarget)
+class AwsTargetAdmin(admin.ModelAdmin):
+    list_display = ("name", "account_id", "region", "role_arn", "is_active")
+    list_filter = ("is_active", "region")
+    filter_horizontal = ("users", "groups")
+
+
+@admin.register(ApprovalRule)
+class ApprovalRuleAdmin(admin.ModelAdmin):
+    list_display = ("operation", "target")

@@ -1,8 +1,15 @@
-"""The one place that builds boto3 clients, with every timeout and retry setting explicit."""
+"""The one place that builds boto3 clients, with every timeout and retry setting explicit.
+
+A target may name an IAM role: the worker assumes it through STS with a session named after
+the portal user (so CloudTrail shows who acted) and reuses the credentials until shortly
+before they expire. No credentials are ever stored; the base identity is boto3's own chain.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import re
 import threading
 
 import boto3
@@ -10,7 +17,12 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from django.conf import settings
 
+# Assumed-role credentials are renewed this long before they expire.
+RENEW_BEFORE = dt.timedelta(minutes=5)
+
 _local = threading.local()
+_assumed: dict[tuple[str, str, str], dict] = {}
+_assumed_lock = threading.Lock()
 
 
 def client_config() -> Config:
@@ -24,25 +36,59 @@ def client_config() -> Config:
 
 
 @functools.cache
-def _session_credentials() -> dict:
+def _base_credentials() -> dict:
     """Dummy credentials for the sandbox, only when boto3's chain has none and settings allow."""
     if settings.AWS_SANDBOX_CREDENTIALS and boto3.Session().get_credentials() is None:
         return {"aws_access_key_id": "AKIDPORTALSANDBOX", "aws_secret_access_key": "portal-sandbox"}
     return {}
 
 
-def get_client(service: str, region: str) -> BaseClient:
-    """A client per worker thread, service, region and endpoint (clients are costly to build)."""
+def role_session_name(username: str) -> str:
+    # STS allows 2–64 characters of [\w+=,.@-].
+    return ("portal-" + re.sub(r"[^\w+=,.@-]", "-", username))[:64]
+
+
+def assumed_credentials(role_arn: str, external_id: str, username: str, region: str) -> dict:
+    """Credentials of ``role_arn`` for ``username``, from cache while they are fresh enough."""
+    key = (role_arn, external_id, role_session_name(username))
+    now = dt.datetime.now(dt.UTC)
+    with _assumed_lock:
+        cached = _assumed.get(key)
+        if cached and cached["Expiration"] - RENEW_BEFORE > now:
+            return cached
+        sts = boto3.session.Session().client(
+            "sts",
+            region_name=region,
+            endpoint_url=settings.AWS_STS_ENDPOINT_URL,
+            config=client_config(),
+            **_base_credentials(),
+        )
+        kwargs = {"RoleArn": role_arn, "RoleSessionName": key[2]}
+        if external_id:
+            kwargs["ExternalId"] = external_id
+        credentials = sts.assume_role(**kwargs)["Credentials"]
+        _assumed[key] = credentials
+        return credentials
+
+
+def get_client(service: str, region: str, target=None, username: str = "") -> BaseClient:
+    """A client for one call: per worker thread, cached unless it carries assumed credentials."""
+    endpoint = (target.endpoint_url if target is not None else "") or settings.AWS_ENDPOINT_URL
+    if target is not None and target.role_arn:
+        creds = assumed_credentials(target.role_arn, target.external_id, username, region)
+        identity = {
+            "aws_access_key_id": creds["AccessKeyId"],
+            "aws_secret_access_key": creds["SecretAccessKey"],
+            "aws_session_token": creds["SessionToken"],
+        }
+    else:
+        identity = _base_credentials()
     cache = getattr(_local, "clients", None)
     if cache is None:
         cache = _local.clients = {}
-    key = (service, region, settings.AWS_ENDPOINT_URL)
+    key = (service, region, endpoint, identity.get("aws_access_key_id"), identity.get("aws_session_token"))
     if key not in cache:
         cache[key] = boto3.session.Session().client(
-            service,
-            region_name=region,
-            endpoint_url=settings.AWS_ENDPOINT_URL,
-            config=client_config(),
-            **_session_credentials(),
+            service, region_name=region, endpoint_url=endpoint, config=client_config(), **identity
         )
     return cache[key]

@@ -174,6 +174,57 @@ def redact_sensitive(shape: Shape, value: object) -> object:
     return value
 
 
+def _doc(shape: Shape) -> str:
+    html = shape.documentation or ""
+    text = regex.sub(r"<[^>]+>", "", html.split("</p>", 1)[0])
+    return " ".join(text.split())
+
+
+def json_schema(shape: Shape, skip: str | None = None) -> dict:
+    """A JSON Schema of a botocore shape, for API callers (patterns are the model's own)."""
+    kind = shape.type_name
+    schema: dict = {}
+    lo, hi = shape.metadata.get("min"), shape.metadata.get("max")
+    if kind == "structure":
+        members = {k: v for k, v in shape.members.items() if k != skip}
+        schema = {
+            "type": "object",
+            "properties": {
+                k: {**json_schema(v), **({"description": _doc(v)} if _doc(v) else {})} for k, v in members.items()
+            },
+            "additionalProperties": False,
+        }
+        required = [k for k in shape.required_members if k in members]
+        if required:
+            schema["required"] = required
+    elif kind == "list":
+        schema = {"type": "array", "items": json_schema(shape.member)}
+        schema.update({k: v for k, v in (("minItems", lo), ("maxItems", hi)) if v is not None})
+    elif kind == "map":
+        schema = {"type": "object", "additionalProperties": json_schema(shape.value)}
+        schema["propertyNames"] = json_schema(shape.key)
+        schema.update({k: v for k, v in (("minProperties", lo), ("maxProperties", hi)) if v is not None})
+    elif kind == "string":
+        schema = {"type": "string"}
+        schema.update({k: v for k, v in (("minLength", lo), ("maxLength", hi)) if v is not None})
+        if getattr(shape, "enum", None):
+            schema["enum"] = list(shape.enum)
+        if shape.metadata.get("pattern"):
+            schema["pattern"] = shape.metadata["pattern"]
+    elif kind in ("integer", "long"):
+        schema = {"type": "integer"}
+        schema.update({k: v for k, v in (("minimum", lo), ("maximum", hi)) if v is not None})
+    elif kind in ("float", "double"):
+        schema = {"type": "number"}
+    elif kind == "boolean":
+        schema = {"type": "boolean"}
+    elif kind == "timestamp":
+        schema = {"type": ["string", "number"], "description": "ISO-8601 date and time, or epoch seconds"}
+    elif kind == "blob":
+        schema = {"type": "string", "contentEncoding": "base64"}
+    return schema
+
+
 _TYPES: dict[str, tuple[type, ...]] = {
     "structure": (dict,),
     "list": (list, tuple),

@@ -20,14 +20,11 @@ from django import forms
 from django.utils import timezone
 from django.utils.html import strip_tags
 
-from integrations.awsmodel import Path, Violation, describe, pattern_words, validate
+from integrations.awsmodel import Path, Violation, describe, pattern_words
 from integrations.operations import FieldHint, Operation
-from integrations.rules import documented_rules
+from integrations.validation import check_parameters
 
 SEP = "__"
-# Stands in for the token the portal creates when it records the request, so that validation
-# sees the input exactly as it will be sent.
-SAMPLE_TOKEN = "00000000-0000-4000-8000-000000000000"
 ROWS_ACTION = "_rows"
 
 
@@ -324,13 +321,7 @@ class OperationForm(forms.Form):
         extra: list[Violation] = []
         shape = self.operation.model.input_shape
         params = self._collect(self.root, shape, (), extra) or {}
-        candidate = dict(params)
-        if self.operation.token_member:
-            candidate[self.operation.token_member] = SAMPLE_TOKEN
-        violations = extra + validate(shape, candidate)
-        if not violations:
-            violations = documented_rules(self.operation.service, self.operation.name, candidate)
-        for violation in violations:
+        for violation in extra + check_parameters(self.operation, params):
             self._place(violation)
         self.params = params
         return cleaned

@@ -10,11 +10,16 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 
 
 class RequestStatus(models.TextChoices):
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+    REJECTED = "rejected", "Rejected"
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     RETRYING = "retrying", "Retrying"
@@ -22,7 +27,84 @@ class RequestStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-FINISHED_STATUSES = (RequestStatus.SUCCEEDED, RequestStatus.FAILED)
+FINISHED_STATUSES = (RequestStatus.SUCCEEDED, RequestStatus.FAILED, RequestStatus.REJECTED)
+
+
+class AwsTarget(models.Model):
+    """An AWS account and region the portal may act in, and who may use it.
+
+    No credentials live here: the base identity comes from boto3's standard chain, and a target
+    may name a role to assume from it (the session carries the portal user's name).
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    account_id = models.CharField(
+        max_length=12, validators=[RegexValidator(r"^\d{12}$", "An AWS account id is 12 digits.")]
+    )
+    region = models.CharField(
+        max_length=32, validators=[RegexValidator(r"^[a-z]{2}(-[a-z]+)+-\d+$", "Enter a region such as eu-west-1.")]
+    )
+    role_arn = models.CharField(
+        "IAM role ARN",
+        max_length=2048,
+        blank=True,
+        validators=[RegexValidator(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$", "Enter an IAM role ARN.")],
+        help_text="Assumed through STS for every call; empty to act as the portal's own identity.",
+    )
+    external_id = models.CharField(max_length=1224, blank=True, help_text="Sent with the role assumption.")
+    endpoint_url = models.URLField(
+        blank=True, help_text="Send this target's calls here instead of AWS (the local sandbox). Not in production."
+    )
+    is_active = models.BooleanField(default=True)
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="aws_targets")
+    groups = models.ManyToManyField(Group, blank=True, related_name="aws_targets")
+
+    class Meta:
+        ordering = ("name",)
+        verbose_name = "AWS target"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.account_id}, {self.region})"
+
+    def clean(self) -> None:
+        if self.endpoint_url and settings.PRODUCTION:
+            raise ValidationError({"endpoint_url": "Custom endpoints are for development and tests only."})
+
+    @classmethod
+    def usable_by(cls, user) -> models.QuerySet[AwsTarget]:
+        """The active targets ``user`` may act in: granted to them or to one of their groups."""
+        active = cls.objects.filter(is_active=True)
+        if user.is_superuser:
+            return active
+        return active.filter(models.Q(users=user) | models.Q(groups__in=user.groups.all())).distinct()
+
+
+class ApprovalRule(models.Model):
+    """Four eyes: requests matching a rule wait for another person's approval before they run."""
+
+    operation = models.CharField(
+        max_length=200, blank=True, help_text="service/Operation, e.g. appfabric/CreateIngestion; empty for any."
+    )
+    target = models.ForeignKey(
+        AwsTarget, null=True, blank=True, on_delete=models.CASCADE, help_text="Empty for any target."
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=("operation", "target"), name="unique_approval_rule")]
+
+    def __str__(self) -> str:
+        return f"approval for {self.operation or 'any operation'} on {self.target or 'any target'}"
+
+    def clean(self) -> None:
+        if not self.operation and self.target_id is None:
+            raise ValidationError("Name an operation, a target, or both.")
+
+    @classmethod
+    def applies(cls, operation_key: str, target: AwsTarget) -> bool:
+        return cls.objects.filter(
+            models.Q(operation="") | models.Q(operation=operation_key),
+            models.Q(target__isnull=True) | models.Q(target=target),
+        ).exists()
 
 
 def new_client_token() -> str:
@@ -35,13 +117,17 @@ class Request(models.Model):
     service = models.CharField(max_length=64)
     operation = models.CharField(max_length=128)
     parameters = models.JSONField(help_text="The API parameters as submitted, without the client token.")
+    target = models.ForeignKey(AwsTarget, null=True, blank=True, on_delete=models.PROTECT, related_name="requests")
+    account_id = models.CharField(max_length=12, blank=True)
     region = models.CharField(max_length=32)
+    # A caller-supplied key (the API's Idempotency-Key header): a retried POST finds its request.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True, editable=False)  # noqa: DJ001 - NULL: no key, not unique
     client_token = models.CharField(max_length=255, unique=True, default=new_client_token, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="aws_requests")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    status = models.CharField(max_length=16, choices=RequestStatus.choices, default=RequestStatus.QUEUED)
+    status = models.CharField(max_length=32, choices=RequestStatus.choices, default=RequestStatus.QUEUED)
     # When the request was last handed to the broker (null: never, e.g. the broker was down).
     enqueued_at = models.DateTimeField(null=True, blank=True)
     # When a retrying request may run again.
@@ -58,6 +144,19 @@ class Request(models.Model):
 
     class Meta:
         ordering = ("-created_at", "-id")
+        permissions = [
+            ("view_all_requests", "Can view every user's requests"),
+            ("view_sensitive_parameters", "Can view sensitive parameters (payloads)"),
+            ("export_requests", "Can export the request history"),
+            ("approve_request", "Can approve or reject other users' requests"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=("created_by", "idempotency_key"),
+                condition=models.Q(idempotency_key__isnull=False),
+                name="unique_idempotency_key_per_user",
+            )
+        ]
         indexes = [
             models.Index(fields=("status", "created_at")),
             models.Index(fields=("service", "operation", "created_at")),
@@ -107,3 +206,17 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of request #{self.request_id}: {self.outcome}"
+
+
+class ApprovalDecision(models.Model):
+    """Who approved or rejected a request, when and why: part of the audit, never changed."""
+
+    request = models.OneToOneField(Request, on_delete=models.PROTECT, related_name="decision")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved = models.BooleanField()
+    reason = models.TextField(blank=True)
+    decided_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        verdict = "approved" if self.approved else "rejected"
+        return f"request #{self.request_id} {verdict} by {self.decided_by}"

@@ -27,7 +27,7 @@ from django.utils import timezone
 from integrations import retry_policy
 from integrations.aws_clients import get_client
 from integrations.aws_errors import Failure, classify
-from integrations.models import Attempt, AttemptOutcome, Request, RequestStatus
+from integrations.models import ApprovalRule, Attempt, AttemptOutcome, AwsTarget, Request, RequestStatus
 from integrations.operations import Operation, get_operation
 
 logger = logging.getLogger(__name__)
@@ -37,18 +37,24 @@ HANDOFF_GRACE = dt.timedelta(seconds=5)
 SWEEP_BATCH = 100
 
 
-def submit(operation: Operation, params: dict, user, region: str | None = None) -> Request:
-    """Record a request and hand it to a worker once the record is committed."""
+def submit(operation: Operation, params: dict, user, target: AwsTarget, idempotency_key: str | None = None) -> Request:
+    """Record a request and, unless it needs approval, hand it to a worker after the commit."""
+    needs_approval = ApprovalRule.applies(operation.key, target)
     with transaction.atomic():
         request = Request.objects.create(
             service=operation.service,
             operation=operation.name,
             parameters=params,
-            region=region or settings.AWS_DEFAULT_REGION,
+            target=target,
+            account_id=target.account_id,
+            region=target.region,
             created_by=user,
+            idempotency_key=idempotency_key,
+            status=RequestStatus.AWAITING_APPROVAL if needs_approval else RequestStatus.QUEUED,
         )
-        # robust: a broker failure after the commit must not turn a recorded request into a 500.
-        transaction.on_commit(lambda: dispatch(request.pk), robust=True)
+        if not needs_approval:
+            # robust: a broker failure after the commit must not turn a recorded request into a 500.
+            transaction.on_commit(lambda: dispatch(request.pk), robust=True)
     return request
 
 
@@ -91,7 +97,7 @@ def execute(request_id: int, worker: str = "") -> str:
     )
     if not claimed:
         return _not_claimed(request_id, now)
-    request = Request.objects.get(pk=request_id)
+    request = Request.objects.select_related("target", "created_by").get(pk=request_id)
     # A worker that stopped mid-call left its attempt open: AWS may or may not have acted on it.
     # The next attempt carries the same client token, so it returns that resource if it exists.
     request.attempts.filter(outcome=AttemptOutcome.IN_PROGRESS).update(
@@ -111,7 +117,7 @@ def execute(request_id: int, worker: str = "") -> str:
     if operation.token_member:
         kwargs[operation.token_member] = request.client_token
     try:
-        client = get_client(request.service, request.region)
+        client = get_client(request.service, request.region, request.target, request.created_by.get_username())
         response = getattr(client, xform_name(request.operation))(**kwargs)
     except SoftTimeLimitExceeded:
         # The call may have reached AWS; only the same token can tell, so try again.

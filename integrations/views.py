@@ -1,22 +1,33 @@
-"""The portal's pages: operations and their forms, and the history of requests."""
+"""The portal's pages: operations and their forms, the history, exports and approvals."""
 
 from __future__ import annotations
 
 import json
 
-from django.contrib.auth import get_user_model
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRedirect
 
-from integrations import pipeline
+from integrations import approvals, history, pipeline
 from integrations.awsmodel import operation_model, redact_sensitive
 from integrations.forms import ROWS_ACTION, OperationForm, edit_rows
-from integrations.models import Request, RequestStatus
-from integrations.operations import all_operations, get_operation_or_404
+from integrations.models import AwsTarget, Request, RequestStatus
+from integrations.operations import get_operation_or_404
+from integrations.permissions import (
+    APPROVE,
+    EXPORT,
+    VIEW_ALL,
+    VIEW_SENSITIVE,
+    can_run,
+    runnable_operations,
+    visible_requests,
+)
 
 PAGE_SIZE = 25
 
@@ -28,6 +39,17 @@ def _render(request: HttpRequest, full: str, partial: str, context: dict, status
     return response
 
 
+class TargetForm(forms.Form):
+    """Where the request runs: one of the AWS targets granted to the user."""
+
+    target = forms.ModelChoiceField(queryset=AwsTarget.objects.none(), empty_label=None, label="AWS target")
+
+    def __init__(self, targets, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target"].queryset = targets
+        self.fields["target"].help_text = "The account and region the call is made in."
+
+
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("operation_list")
@@ -35,67 +57,119 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def operation_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "integrations/operation_list.html", {"operations": all_operations()})
+    return render(request, "integrations/operation_list.html", {"operations": runnable_operations(request.user)})
 
 
 @require_http_methods(["GET", "POST"])
 def operation_form(request: HttpRequest, service: str, name: str) -> HttpResponse:
     operation = get_operation_or_404(service, name)
+    if not can_run(request.user, operation):
+        raise PermissionDenied("You may not run this operation.")
+    targets = AwsTarget.usable_by(request.user)
+    chosen = request.POST.get("target", "")
+    if request.method == "POST" and (
+        not targets.exists() or (chosen and not (chosen.isdigit() and targets.filter(pk=chosen).exists()))
+    ):
+        raise PermissionDenied("You may not use this AWS target.")
     if request.method == "POST" and request.POST.get(ROWS_ACTION):
         # Adding or removing a row: show the form again with what was typed, judged on submit.
-        form = OperationForm(operation, initial=edit_rows(request.POST, request.POST[ROWS_ACTION]))
+        data = edit_rows(request.POST, request.POST[ROWS_ACTION])
+        form = OperationForm(operation, initial=data)
+        target_form = TargetForm(targets, initial={"target": chosen})
     elif request.method == "POST":
         form = OperationForm(operation, request.POST)
-        if form.is_valid():
-            recorded = pipeline.submit(operation, form.params, request.user)
+        target_form = TargetForm(targets, request.POST)
+        if target_form.is_valid() & form.is_valid():
+            recorded = pipeline.submit(operation, form.params, request.user, target_form.cleaned_data["target"])
             if request.htmx:
                 return HttpResponseClientRedirect(recorded.get_absolute_url())
             return redirect(recorded)
     else:
         form = OperationForm(operation)
-    context = {"operation": operation, "form": form}
+        target_form = TargetForm(targets)
+    context = {"operation": operation, "form": form, "target_form": target_form, "has_targets": targets.exists()}
     return _render(request, "integrations/operation_form.html", "integrations/_operation_form.html", context)
 
 
 @require_GET
 def request_list(request: HttpRequest) -> HttpResponse:
-    requests = Request.objects.select_related("created_by")
-    operation = request.GET.get("operation", "")
-    status = request.GET.get("status", "")
-    user = request.GET.get("user", "")
-    if operation.count("/") == 1:
-        service, name = operation.split("/")
-        requests = requests.filter(service=service, operation=name)
-    if status in RequestStatus.values:
-        requests = requests.filter(status=status)
-    if user:
-        requests = requests.filter(created_by__username=user)
+    filters, requests = history.history(request.user, request.GET)
     page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
-    filters = request.GET.copy()
-    filters.pop("page", None)
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
         "page": page,
-        "operations": all_operations(),
-        "statuses": RequestStatus.choices,
-        "users": get_user_model().objects.filter(aws_requests__isnull=False).distinct().order_by("username"),
-        "selected": {"operation": operation, "status": status, "user": user},
-        "filter_query": filters.urlencode(),
+        "filters": filters,
+        # Only people who may see others' requests may pick them by name.
+        "users": history.users_with_requests() if request.user.has_perm(VIEW_ALL) else [],
+        "filter_query": query.urlencode(),
+        "can_export": request.user.has_perm(EXPORT),
     }
     return _render(request, "integrations/request_list.html", "integrations/_request_table.html", context)
 
 
 @require_GET
+def request_export(request: HttpRequest, fmt: str) -> StreamingHttpResponse:
+    if not request.user.has_perm(EXPORT):
+        raise PermissionDenied("You may not export the history.")
+    _, requests = history.history(request.user, request.GET)
+    if fmt == "csv":
+        lines, content_type = history.csv_lines(request.user, requests), "text/csv; charset=utf-8"
+    else:
+        lines, content_type = history.json_lines(request.user, requests), "application/x-ndjson"
+    response = StreamingHttpResponse(lines, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{history.export_filename(fmt)}"'
+    return response
+
+
+def _visible_request_or_404(request: HttpRequest, pk: int) -> Request:
+    requests = visible_requests(request.user, Request.objects.select_related("created_by", "target"))
+    return get_object_or_404(requests, pk=pk)
+
+
+@require_GET
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    recorded = get_object_or_404(Request.objects.select_related("created_by"), pk=pk)
-    shape = operation_model(recorded.service, recorded.operation).input_shape
+    recorded = _visible_request_or_404(request, pk)
+    parameters = recorded.parameters
+    if not request.user.has_perm(VIEW_SENSITIVE):
+        # Sensitive members (Supply Chain's data) show as their size and digest only.
+        parameters = redact_sensitive(operation_model(recorded.service, recorded.operation).input_shape, parameters)
     context = {
         "req": recorded,
         "attempts": recorded.attempts.all(),
-        # Sensitive members (Supply Chain's data) show as their size and digest only.
-        "parameters": json.dumps(redact_sensitive(shape, recorded.parameters), indent=2, ensure_ascii=False),
+        "parameters": json.dumps(parameters, indent=2, ensure_ascii=False),
+        "decision": getattr(recorded, "decision", None),
+        "can_decide": recorded.status == RequestStatus.AWAITING_APPROVAL
+        and approvals.can_decide(request.user, recorded),
     }
     response = _render(request, "integrations/request_detail.html", "integrations/_request_status.html", context)
     if request.htmx and recorded.is_finished:
         # 286 stops htmx polling; its body (the final state) is still swapped in.
         response.status_code = HTMX_STOP_POLLING
     return response
+
+
+@require_GET
+def approval_queue(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm(APPROVE):
+        raise PermissionDenied("You may not approve requests.")
+    waiting = (
+        Request.objects.filter(status=RequestStatus.AWAITING_APPROVAL)
+        .exclude(created_by=request.user)
+        .select_related("created_by", "target")
+        .order_by("created_at")
+    )
+    return render(request, "integrations/approval_queue.html", {"waiting": waiting})
+
+
+@require_POST
+def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    recorded = _visible_request_or_404(request, pk)
+    approve = request.POST.get("decision") == "approve"
+    try:
+        approvals.decide(recorded, request.user, approve=approve, reason=request.POST.get("reason", ""))
+    except approvals.DecisionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Request #{recorded.pk} {'approved' if approve else 'rejected'}.")
+    return redirect(recorded)

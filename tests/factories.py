@@ -5,17 +5,42 @@ from __future__ import annotations
 import itertools
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 
-from integrations.models import Request
+from integrations.models import AwsTarget, Request
 from integrations.operations import get_operation
+from integrations.permissions import OPERATORS
 
 _counter = itertools.count(1)
 PASSWORD = "correct horse battery staple"
 
 
-def make_user(username: str | None = None, **fields):
-    username = username or f"operator{next(_counter)}"
-    return get_user_model().objects.create_user(username=username, password=PASSWORD, **fields)
+def make_user(username: str | None = None, groups: tuple[str, ...] = (), **fields):
+    username = username or f"user{next(_counter)}"
+    user = get_user_model().objects.create_user(username=username, password=PASSWORD, **fields)
+    user.groups.add(*(Group.objects.get(name=name) for name in groups))
+    return user
+
+
+def make_target(name: str = "sandbox", users=(), groups: tuple[str, ...] = (), **fields) -> AwsTarget:
+    """An AWS target; its calls go to settings.AWS_ENDPOINT_URL (the sandbox) unless told."""
+    fields.setdefault("account_id", "111122223333")
+    fields.setdefault("region", "us-east-1")
+    target, _ = AwsTarget.objects.get_or_create(name=name, defaults=fields)
+    target.users.add(*users)
+    target.groups.add(*(Group.objects.get(name=g) for g in groups))
+    return target
+
+
+def default_target() -> AwsTarget:
+    """The target every operator may use unless a test says otherwise."""
+    return make_target("sandbox", groups=(OPERATORS,))
+
+
+def make_operator(username: str | None = None, **fields):
+    """A member of Operators, who may run every operation in the default target."""
+    default_target()
+    return make_user(username or f"operator{next(_counter)}", groups=(OPERATORS,), **fields)
 
 
 def ingestion_params(**overrides) -> dict:
@@ -36,8 +61,15 @@ def ingestion_form_data(**overrides) -> dict:
     return {k: v for k, v in data.items() if v is not None}
 
 
+def form_post(data: dict, target: AwsTarget | None = None) -> dict:
+    """What the operation page posts: the form's data and the chosen target (the default one)."""
+    return {"target": str((target or default_target()).pk), **data}
+
+
 def make_request(operation: tuple[str, str] = ("appfabric", "CreateIngestion"), user=None, **fields) -> Request:
     op = get_operation(*operation)
     fields.setdefault("parameters", ingestion_params() if operation[0] == "appfabric" else {})
-    fields.setdefault("region", "us-east-1")
-    return Request.objects.create(service=op.service, operation=op.name, created_by=user or make_user(), **fields)
+    fields.setdefault("target", default_target())
+    fields.setdefault("account_id", fields["target"].account_id)
+    fields.setdefault("region", fields["target"].region)
+    return Request.objects.create(service=op.service, operation=op.name, created_by=user or make_operator(), **fields)

@@ -30,6 +30,7 @@ from integrations.sandbox.wire import (
     parse_request,
     serialize_error,
     serialize_output,
+    signing_key_id,
 )
 
 logger = logging.getLogger(__name__)
@@ -181,7 +182,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
             )
             return
 
-        log = {"request_id": request_id, "operation": key, "client_token": None, "fault": None}
+        log = {
+            "request_id": request_id,
+            "operation": key,
+            "client_token": None,
+            "fault": None,
+            "access_key_id": signing_key_id(self.headers.get("Authorization")),
+        }
         fault = self.server.state.draw_fault(key)
         if fault is not None:
             log["fault"] = fault.kind

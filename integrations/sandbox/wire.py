@@ -42,7 +42,13 @@ class Route:
 
 # --- routing --------------------------------------------------------------------------------------
 
-_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request")
+_CREDENTIAL_SCOPE = re.compile(r"Credential=(?P<key>[^/,\s]+)/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request")
+
+
+def signing_key_id(authorization: str | None) -> str | None:
+    """The access key id a SigV4 request was signed with: whose credentials made the call."""
+    match = _CREDENTIAL_SCOPE.search(authorization or "")
+    return match["key"] if match else None
 
 
 def credential_scope(authorization: str | None) -> tuple[str | None, str | None]:

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from portal.celery import app as celery_app
 from tests import processes
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, make_operator
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +49,7 @@ def worker(portal_env, logs):
 
 @pytest.fixture
 def operator(db):
-    return make_user("operator")
+    return make_operator("operator")
 
 
 @pytest.fixture

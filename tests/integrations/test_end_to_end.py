@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from integrations import pipeline
 from integrations.models import AttemptOutcome, Request, RequestStatus
-from tests.factories import ingestion_form_data, ingestion_params, make_request
+from tests.factories import form_post, ingestion_form_data, ingestion_params, make_request
 from tests.integrations.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,7 +25,7 @@ def finished(request_id: int) -> Request | None:
 
 
 def submit(client, **overrides) -> Request:
-    response = client.post(FORM_URL, ingestion_form_data(**overrides))
+    response = client.post(FORM_URL, form_post(ingestion_form_data(**overrides)))
     assert response.status_code == 302, response.content.decode()[:2000]
     return Request.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
 

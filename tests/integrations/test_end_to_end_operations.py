@@ -10,6 +10,7 @@ from django.urls import reverse
 from integrations.models import Request, RequestStatus
 from integrations.operations import all_operations
 from tests import processes
+from tests.factories import form_post
 from tests.integrations.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -80,7 +81,7 @@ def test_every_registered_operation_has_an_end_to_end_case():
 @pytest.mark.parametrize("key", sorted(FORMS))
 def test_each_operation_succeeds_through_a_real_worker_and_records_its_arn_or_id(key, signed_in, worker, sandbox):
     service, name = key.split("/")
-    response = signed_in.post(reverse("operation_form", args=[service, name]), FORMS[key])
+    response = signed_in.post(reverse("operation_form", args=[service, name]), form_post(FORMS[key]))
     assert response.status_code == 302, response.content.decode()[:3000]
     request = Request.objects.get()
 
@@ -108,7 +109,7 @@ def test_the_supply_chain_payload_never_reaches_the_logs(signed_in, portal_env, 
     worker = processes.start_worker({**portal_env, "PORTAL_LOG_LEVEL": "DEBUG"}, logs, loglevel="DEBUG")
     try:
         response = signed_in.post(reverse("operation_form", args=["supplychain", "SendDataIntegrationEvent"]),
-                                  FORMS["supplychain/SendDataIntegrationEvent"])  # fmt: skip
+                                  form_post(FORMS["supplychain/SendDataIntegrationEvent"]))  # fmt: skip
         assert response.status_code == 302
         request = Request.objects.get()
         done = wait_for(lambda: Request.objects.filter(pk=request.pk, status="succeeded").first())

@@ -17,15 +17,16 @@ import json
 
 import pytest
 from botocore.model import Shape
-from django.contrib.auth.hashers import make_password
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from integrations.awsmodel import _java_shorthands, validate
-from integrations.forms import SAMPLE_TOKEN, OperationForm, params_to_data
+from integrations.forms import OperationForm, params_to_data
 from integrations.models import Request
 from integrations.operations import Operation, all_operations
 from integrations.rules import documented_rules
+from integrations.validation import SAMPLE_TOKEN
+from tests.factories import default_target, make_operator
 
 OPERATIONS = all_operations()
 TEXT = st.characters(exclude_characters="\x00", exclude_categories=("Cs",))
@@ -137,8 +138,8 @@ def test_the_form_accepts_exactly_what_the_model_accepts(operation, data):
 
 
 @pytest.fixture
-def operator(django_user_model):
-    return django_user_model.objects.create(username="prop-operator", password=make_password(None))
+def operator(db):
+    return make_operator("prop-operator")
 
 
 @pytest.mark.django_db
@@ -150,7 +151,8 @@ def test_what_the_form_refuses_is_never_recorded(operation, data, client, operat
     client.force_login(operator)
     before = Request.objects.count()
 
-    response = client.post(f"/operations/{operation.service}/{operation.name}/", params_to_data(operation, params))
+    data = {"target": str(default_target().pk), **params_to_data(operation, params)}
+    response = client.post(f"/operations/{operation.service}/{operation.name}/", data)
 
     recorded = Request.objects.count() - before
     if model_accepts(operation, params):

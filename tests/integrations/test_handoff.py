@@ -17,7 +17,7 @@ import requests as http
 
 from integrations.models import Request, RequestStatus
 from tests import processes
-from tests.factories import PASSWORD, ingestion_form_data
+from tests.factories import PASSWORD, form_post, ingestion_form_data
 from tests.integrations.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -72,7 +72,7 @@ def submit_form(session: http.Session, base_url: str) -> tuple[http.Response, fl
     started = time.monotonic()
     answer = session.post(
         base_url + FORM_PATH,
-        data={**ingestion_form_data(), "csrfmiddlewaretoken": token},
+        data={**form_post(ingestion_form_data()), "csrfmiddlewaretoken": token},
         allow_redirects=False,
         timeout=60,
     )

@@ -16,6 +16,7 @@ from integrations.forms import Node, OperationForm
 from integrations.models import Request
 from integrations.operations import FieldHint, all_operations
 from integrations.pattern_words import PATTERN_WORDS
+from tests.factories import default_target, form_post
 
 OPERATIONS = all_operations()
 EXPECTED_KEYS = {
@@ -28,6 +29,8 @@ EXPECTED_KEYS = {
 HTMX = {"HX-Request": "true"}
 CONSTRAINT_KEYS = ("min", "max", "pattern")
 NAME_WORDS = PATTERN_WORDS["^[a-zA-Z0-9\\/\\._\\-]+$"]
+# Every operation page asks where the request runs, besides the operation's own fields.
+PAGE_FIELDS = {"target"}
 
 
 def by_key(operations=OPERATIONS):
@@ -264,8 +267,9 @@ def test_each_form_page_renders_every_field_and_no_client_token(signed_in, opera
 
     assert response.status_code == 200
     shown = Page(response.content.decode())
-    assert set(shown.fields) == set(OperationForm(operation).fields)
+    assert set(shown.fields) == set(OperationForm(operation).fields) | PAGE_FIELDS
     assert operation.token_member not in shown.fields
+    assert f'<option value="{default_target().pk}">' in response.content.decode()
     assert escape(operation.title) in response.content.decode()
 
 
@@ -334,7 +338,7 @@ TYPED = {
 def test_adding_a_nested_row_shows_one_more_row_and_keeps_the_typed_values(signed_in, headers, action, new_fields):
     path = "/operations/appintegrations/CreateDataIntegration/"
 
-    response = signed_in.post(path, {**TYPED, "_rows": action}, headers=headers)
+    response = signed_in.post(path, {**form_post(TYPED), "_rows": action}, headers=headers)
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -344,7 +348,7 @@ def test_adding_a_nested_row_shows_one_more_row_and_keeps_the_typed_values(signe
     else:
         assert "<html" in html
     shown = Page(html)
-    assert shown.fields == {**TYPED, **dict.fromkeys(new_fields, "")}
+    assert shown.fields == {**form_post(TYPED), **dict.fromkeys(new_fields, "")}
     group = action.removeprefix("add:")
     assert f"remove:{group}__1" in shown.buttons
     assert 'role="alert"' not in html
@@ -361,12 +365,12 @@ def test_removing_a_nested_row_renumbers_the_rest_and_keeps_the_typed_values(sig
     }
 
     response = signed_in.post(
-        path, {**data, "_rows": "remove:FileConfiguration__Filters__0__value__1"}, headers=headers
+        path, {**form_post(data), "_rows": "remove:FileConfiguration__Filters__0__value__1"}, headers=headers
     )
 
     assert response.status_code == 200
     shown = Page(response.content.decode())
-    assert shown.fields == {**TYPED, "FileConfiguration__Filters__0__value__1": "xml"}
+    assert shown.fields == {**form_post(TYPED), "FileConfiguration__Filters__0__value__1": "xml"}
     assert not Request.objects.exists()
 
 
@@ -375,11 +379,11 @@ def test_a_nested_error_shows_next_to_its_nested_field(signed_in, headers):
     path = "/operations/appintegrations/CreateDataIntegration/"
     data = {**TYPED, "ObjectConfiguration__0__value__0__value__0": "bad name!"}
 
-    response = signed_in.post(path, data, headers=headers)
+    response = signed_in.post(path, form_post(data), headers=headers)
 
     assert response.status_code == 200
     html = unescape(response.content.decode())
     assert 'id="id_ObjectConfiguration__0__value__0__value__0_errors"' in html
     assert f"Enter {NAME_WORDS}." in html
-    assert Page(response.content.decode()).fields == data
+    assert Page(response.content.decode()).fields == form_post(data)
     assert not Request.objects.exists()

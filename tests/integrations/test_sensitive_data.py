@@ -1,4 +1,5 @@
-"""Supply Chain's data is sensitive: pages show its size and digest, never the payload itself."""
+"""Supply Chain's data is sensitive: pages show its size and digest, never the payload itself,
+unless the person may view sensitive parameters (Auditors), and then only on the request's own page."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from html import unescape
 import pytest
 
 from integrations.models import Request, RequestStatus
-from tests.factories import make_request
+from tests.factories import form_post, make_request, make_user
 
 SUPPLY_CHAIN = ("supplychain", "SendDataIntegrationEvent")
 INSTANCE = "2b2b2b2b-1111-2222-3333-444444444444"
@@ -128,7 +129,7 @@ def test_the_history_never_shows_the_payload(signed_in, operator, query, headers
 def test_a_request_made_through_the_form_is_stored_whole_and_shown_redacted(signed_in):
     form = event_params()
 
-    response = signed_in.post("/operations/supplychain/SendDataIntegrationEvent/", form)
+    response = signed_in.post("/operations/supplychain/SendDataIntegrationEvent/", form_post(form))
 
     recorded = Request.objects.get()
     assert response.status_code == 302
@@ -140,3 +141,16 @@ def test_a_request_made_through_the_form_is_stored_whole_and_shown_redacted(sign
     assert_no_payload(html)
     assert MARKER.search(unescape(html)).group(1) == str(len(PAYLOAD))
     assert_no_payload(signed_in.get("/requests/").content.decode())
+
+
+def test_someone_who_may_view_sensitive_parameters_sees_the_data_whole_on_the_detail_page_only(client, operator):
+    recorded = make_request(SUPPLY_CHAIN, user=operator, parameters=event_params())
+    client.force_login(make_user("auditor", groups=("Auditors",)))
+
+    detail = unescape(client.get(f"/requests/{recorded.pk}/").content.decode())
+
+    assert json.dumps(PAYLOAD) in detail  # the parameters are shown as JSON: the data is a JSON string
+    assert not MARKER.search(detail)
+    history = client.get("/requests/").content.decode()
+    assert f'href="/requests/{recorded.pk}/"' in history
+    assert_no_payload(history)

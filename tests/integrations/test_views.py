@@ -15,12 +15,24 @@ from django.utils.html import escape
 from django_htmx.http import HTMX_STOP_POLLING
 
 from integrations.models import Attempt, AttemptOutcome, Request, RequestStatus
-from tests.factories import PASSWORD, ingestion_form_data, ingestion_params, make_request, make_user
+from tests.factories import (
+    PASSWORD,
+    default_target,
+    form_post,
+    ingestion_form_data,
+    ingestion_params,
+    make_operator,
+    make_request,
+    make_target,
+    make_user,
+)
 
 FORM_URL = "/operations/appfabric/CreateIngestion/"
 HTMX = {"HX-Request": "true"}
 ARN = "arn:aws:appfabric:us-east-1:111122223333:appbundle/abc/ingestion/def"
 PARAMETER_FIELDS = {"appBundleIdentifier", "app", "tenantId", "ingestionType", "tags__0__key", "tags__0__value"}
+# The operation page's own fields: where the request runs, above the operation's parameters.
+PAGE_FIELDS = {"target"}
 
 
 class Page(HTMLParser):
@@ -93,6 +105,14 @@ def fast_passwords(settings):
 
 
 @pytest.fixture
+def auditor_signed_in(client, db):
+    """Signed in as an Auditor, who may see every user's requests."""
+    auditor = make_user("auditor", groups=("Auditors",))
+    client.login(username=auditor.username, password=PASSWORD)
+    return client
+
+
+@pytest.fixture
 def created_rows():
     """Each Request row as it was when first saved (a worker may move it on right after)."""
     seen: list[dict] = []
@@ -120,7 +140,7 @@ def test_every_page_requires_sign_in(client, db, path):
 
 
 def test_an_anonymous_post_of_the_form_is_sent_to_sign_in_and_records_nothing(client, db):
-    response = client.post(FORM_URL, ingestion_form_data())
+    response = client.post(FORM_URL, form_post(ingestion_form_data()))
 
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
@@ -191,10 +211,14 @@ def test_the_form_shows_a_field_for_every_parameter_and_no_client_token(signed_i
     assert response.status_code == 200
     html = response.content.decode()
     assert "<html" in html
-    assert set(page(response).values) == PARAMETER_FIELDS | {"csrfmiddlewaretoken"}
+    shown = page(response)
+    assert set(shown.values) == PARAMETER_FIELDS | PAGE_FIELDS | {"csrfmiddlewaretoken"}
     assert "clientToken" not in html
     for name in PARAMETER_FIELDS:
-        assert "Constraint:" in page(response).container(name), name
+        assert "Constraint:" in shown.container(name), name
+    target = shown.container("target")
+    assert f'<option value="{default_target().pk}">{escape(default_target())}</option>' in target
+    assert html.index('name="target"') < min(html.index(f'name="{name}"') for name in PARAMETER_FIELDS)
 
 
 def test_an_invalid_post_shows_the_error_next_to_its_field_and_keeps_every_value(signed_in):
@@ -202,7 +226,7 @@ def test_an_invalid_post_shows_the_error_next_to_its_field_and_keeps_every_value
         appBundleIdentifier="not a bundle", tenantId="  tenant 7  ", tags__0__key="team", tags__0__value=" ops "
     )
 
-    response = signed_in.post(FORM_URL, data)
+    response = signed_in.post(FORM_URL, form_post(data))
 
     assert response.status_code == 200
     shown = page(response)
@@ -212,14 +236,14 @@ def test_an_invalid_post_shows_the_error_next_to_its_field_and_keeps_every_value
     assert escape(message) in container
     assert unescape(container).count(message) == 1
     assert "has-error" not in shown.container("tenantId")
-    assert {k: v for k, v in shown.values.items() if k != "csrfmiddlewaretoken"} == data
+    assert {k: v for k, v in shown.values.items() if k != "csrfmiddlewaretoken"} == form_post(data)
     assert not Request.objects.exists()
 
 
 def test_an_error_in_a_tag_row_shows_in_that_rows_field(signed_in):
     data = ingestion_form_data(tags__0__key="team", tags__0__value="ops", tags__1__key="", tags__1__value="orphan")
 
-    response = signed_in.post(FORM_URL, data)
+    response = signed_in.post(FORM_URL, form_post(data))
 
     assert response.status_code == 200
     shown = page(response)
@@ -232,7 +256,7 @@ def test_an_error_in_a_tag_row_shows_in_that_rows_field(signed_in):
 def test_too_many_tags_show_an_error_on_the_tags_group(signed_in):
     data = ingestion_form_data(**{f"tags__{i}__key": f"k{i}" for i in range(51)})
 
-    response = signed_in.post(FORM_URL, data)
+    response = signed_in.post(FORM_URL, form_post(data))
 
     html = response.content.decode()
     group = html[html.index('id="rows-tags"') :]
@@ -245,7 +269,7 @@ def test_too_many_tags_show_an_error_on_the_tags_group(signed_in):
 def test_a_valid_post_records_a_queued_request_and_shows_it(signed_in, operator, created_rows):
     data = ingestion_form_data(tags__0__key="team", tags__0__value="ops", tags__1__key="", tags__1__value="")
 
-    response = signed_in.post(FORM_URL, data)
+    response = signed_in.post(FORM_URL, form_post(data))
 
     [recorded] = Request.objects.all()
     assert response.status_code == 302
@@ -253,6 +277,8 @@ def test_a_valid_post_records_a_queued_request_and_shows_it(signed_in, operator,
     assert created_rows == [{"pk": recorded.pk, "status": RequestStatus.QUEUED, "client_token": recorded.client_token}]
     assert (recorded.service, recorded.operation) == ("appfabric", "CreateIngestion")
     assert recorded.created_by == operator
+    target = default_target()
+    assert (recorded.target, recorded.account_id, recorded.region) == (target, target.account_id, target.region)
     assert str(uuid.UUID(recorded.client_token)) == recorded.client_token
     assert recorded.parameters == ingestion_params(tags=[{"key": "team", "value": "ops"}])
     assert "clientToken" not in recorded.parameters
@@ -261,8 +287,8 @@ def test_a_valid_post_records_a_queued_request_and_shows_it(signed_in, operator,
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("broker")
 def test_two_valid_posts_get_two_different_client_tokens(signed_in):
-    signed_in.post(FORM_URL, ingestion_form_data())
-    signed_in.post(FORM_URL, ingestion_form_data())
+    for _ in range(2):
+        assert signed_in.post(FORM_URL, form_post(ingestion_form_data())).status_code == 302
 
     tokens = set(Request.objects.values_list("client_token", flat=True))
 
@@ -272,7 +298,7 @@ def test_two_valid_posts_get_two_different_client_tokens(signed_in):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("broker")
 def test_a_valid_htmx_post_answers_with_a_client_redirect(signed_in, created_rows):
-    response = signed_in.post(FORM_URL, ingestion_form_data(), headers=HTMX)
+    response = signed_in.post(FORM_URL, form_post(ingestion_form_data()), headers=HTMX)
 
     [recorded] = Request.objects.all()
     assert response.status_code == 200
@@ -283,12 +309,12 @@ def test_a_valid_htmx_post_answers_with_a_client_redirect(signed_in, created_row
 def test_the_add_row_button_shows_one_more_row_and_keeps_the_values(signed_in):
     data = ingestion_form_data(tenantId=" t-9 ", tags__0__key="team", tags__0__value="ops")
 
-    response = signed_in.post(FORM_URL, {**data, "_rows": "add:tags"})
+    response = signed_in.post(FORM_URL, {**form_post(data), "_rows": "add:tags"})
 
     assert response.status_code == 200
     shown = page(response)
     assert {k: v for k, v in shown.values.items() if k != "csrfmiddlewaretoken"} == {
-        **data,
+        **form_post(data),
         "tags__1__key": "",
         "tags__1__value": "",
     }
@@ -304,7 +330,7 @@ def test_the_remove_row_button_drops_that_row_and_renumbers_the_rest(signed_in):
         tags__2__key="c", tags__2__value="3",
     )  # fmt: skip
 
-    response = signed_in.post(FORM_URL, {**data, "_rows": "remove:tags__1"})
+    response = signed_in.post(FORM_URL, {**form_post(data), "_rows": "remove:tags__1"})
 
     assert response.status_code == 200
     shown = page(response)
@@ -315,12 +341,13 @@ def test_the_remove_row_button_drops_that_row_and_renumbers_the_rest(signed_in):
         "tags__1__value": "3",
     }
     assert shown.values["tenantId"] == "tenant-1"
+    assert shown.values["target"] == str(default_target().pk)
     assert 'role="alert"' not in response.content.decode()
     assert not Request.objects.exists()
 
 
 def test_each_row_has_a_remove_button_and_the_group_an_add_button(signed_in):
-    data = {**ingestion_form_data(), "tags__0__key": "a", "_rows": "add:tags"}
+    data = {**form_post(ingestion_form_data()), "tags__0__key": "a", "_rows": "add:tags"}
 
     html = signed_in.post(FORM_URL, data).content.decode()
 
@@ -330,7 +357,7 @@ def test_each_row_has_a_remove_button_and_the_group_an_add_button(signed_in):
 
 
 def test_with_htmx_the_form_view_answers_only_the_form(signed_in):
-    response = signed_in.post(FORM_URL, {**ingestion_form_data(), "_rows": "add:tags"}, headers=HTMX)
+    response = signed_in.post(FORM_URL, {**form_post(ingestion_form_data()), "_rows": "add:tags"}, headers=HTMX)
 
     html = response.content.decode()
     assert response.status_code == 200
@@ -340,12 +367,31 @@ def test_with_htmx_the_form_view_answers_only_the_form(signed_in):
     assert "HX-Request" in response["Vary"]
 
 
+def test_without_the_run_permission_the_form_is_forbidden_and_a_post_records_nothing(client, db):
+    default_target()
+    make_user("viewer")
+    client.login(username="viewer", password=PASSWORD)
+
+    assert client.get(FORM_URL).status_code == 403
+    assert client.post(FORM_URL, form_post(ingestion_form_data())).status_code == 403
+    assert not Request.objects.exists()
+
+
+def test_a_post_to_a_target_not_granted_is_forbidden_and_records_nothing(signed_in):
+    elsewhere = make_target("elsewhere", account_id="444455556666", region="eu-west-1")
+
+    response = signed_in.post(FORM_URL, form_post(ingestion_form_data(), target=elsewhere))
+
+    assert response.status_code == 403
+    assert not Request.objects.exists()
+
+
 def test_the_form_page_varies_on_htmx(signed_in):
     assert "HX-Request" in signed_in.get(FORM_URL)["Vary"]
 
 
 def test_an_invalid_htmx_post_answers_the_form_with_its_errors(signed_in):
-    response = signed_in.post(FORM_URL, ingestion_form_data(tenantId=""), headers=HTMX)
+    response = signed_in.post(FORM_URL, form_post(ingestion_form_data(tenantId="")), headers=HTMX)
 
     assert response.status_code == 200
     assert "<html" not in response.content.decode()
@@ -356,8 +402,8 @@ def test_an_invalid_htmx_post_answers_the_form_with_its_errors(signed_in):
 # --- history ---------------------------------------------------------------------------------------
 
 
-def test_the_history_lists_the_newest_request_first(signed_in):
-    oldest, middle, newest = make_request(), make_request(), make_request()
+def test_the_history_lists_the_newest_request_first(signed_in, operator):
+    oldest, middle, newest = (make_request(user=operator) for _ in range(3))
     # Timestamps can tie on a fast machine: make the order explicit.
     now = timezone.now()
     for age, r in ((3, oldest), (2, middle), (1, newest)):
@@ -390,14 +436,46 @@ def test_the_history_filters_by_status(signed_in, operator):
     assert request_ids(signed_in.get("/requests/?status=queued")) == [queued.pk]
 
 
-def test_the_history_filters_by_user(signed_in):
+def test_the_history_filters_by_user(auditor_signed_in):
     alices = make_request(user=make_user("alice"))
     make_request(user=make_user("bob"))
 
-    response = signed_in.get("/requests/?user=alice")
+    response = auditor_signed_in.get("/requests/?user=alice")
 
     assert request_ids(response) == [alices.pk]
     assert '<option value="alice" selected>alice</option>' in response.content.decode()
+
+
+def test_without_permission_to_see_all_the_history_lists_only_ones_own_requests(signed_in, operator):
+    own = make_request(user=operator)
+    make_request(user=make_operator("someone-else"))
+
+    response = signed_in.get("/requests/")
+
+    assert request_ids(response) == [own.pk]
+    assert 'name="user"' not in response.content.decode()
+    assert request_ids(signed_in.get("/requests/?user=someone-else")) == []
+
+
+def test_the_history_filters_by_target(signed_in, operator):
+    elsewhere = make_target("elsewhere", users=(operator,), account_id="444455556666", region="eu-west-1")
+    in_sandbox = make_request(user=operator)
+    in_elsewhere = make_request(user=operator, target=elsewhere)
+
+    assert request_ids(signed_in.get("/requests/?target=sandbox")) == [in_sandbox.pk]
+    assert request_ids(signed_in.get("/requests/?target=elsewhere")) == [in_elsewhere.pk]
+
+
+def test_the_history_finds_a_request_by_its_arn_its_client_token_or_an_aws_request_id(signed_in, operator):
+    found = make_request(user=operator, status=RequestStatus.SUCCEEDED, resource_id=ARN)
+    Attempt.objects.create(
+        request=found, number=1, started_at=timezone.now(), client_token=found.client_token,
+        aws_request_id="aws-req-77",
+    )  # fmt: skip
+    make_request(user=operator)
+
+    for q in (ARN, found.client_token, "aws-req-77"):
+        assert request_ids(signed_in.get("/requests/", {"q": q})) == [found.pk], q
 
 
 def test_the_history_shows_25_requests_a_page(signed_in, operator):
@@ -427,19 +505,20 @@ def test_the_pages_keep_the_filters(signed_in, operator):
     assert 'href="?status=failed&page=1"' in second.content.decode()
 
 
-def test_with_htmx_the_history_answers_only_its_table(signed_in):
-    make_request()
+def test_with_htmx_the_history_answers_only_its_table(signed_in, operator):
+    make_request(user=operator)
 
     response = signed_in.get("/requests/", headers=HTMX)
 
     html = response.content.decode()
     assert "<html" not in html
     assert html.lstrip().startswith('<div id="request-table">')
+    assert len(request_ids(response)) == 1
     assert "HX-Request" in response["Vary"]
 
 
-def test_the_history_shows_the_arn_of_a_succeeded_request(signed_in):
-    make_request(status=RequestStatus.SUCCEEDED, resource_id=ARN)
+def test_the_history_shows_the_arn_of_a_succeeded_request(signed_in, operator):
+    make_request(user=operator, status=RequestStatus.SUCCEEDED, resource_id=ARN)
 
     assert ARN in signed_in.get("/requests/").content.decode()
 
@@ -461,10 +540,12 @@ def test_the_detail_page_shows_the_parameters_and_the_client_token(signed_in, op
     assert '"value": "v9"' in html
     assert f"<code>{recorded.client_token}</code>" in html
     assert operator.username in html
+    assert "<dt>Target</dt><dd>sandbox</dd>" in html
+    assert "<dt>Account</dt><dd>111122223333</dd>" in html
 
 
-def test_the_detail_page_shows_every_attempt(signed_in):
-    recorded = make_request(status=RequestStatus.RETRYING)
+def test_the_detail_page_shows_every_attempt(signed_in, operator):
+    recorded = make_request(user=operator, status=RequestStatus.RETRYING)
     started = timezone.now()
     Attempt.objects.create(
         request=recorded, number=1, started_at=started, finished_at=started, outcome=AttemptOutcome.RETRYABLE_ERROR,
@@ -486,14 +567,15 @@ def test_the_detail_page_shows_every_attempt(signed_in):
     assert "No attempt yet" not in html
 
 
-def test_the_detail_page_of_a_request_without_attempts_says_it_waits_for_a_worker(signed_in):
-    html = signed_in.get(f"/requests/{make_request().pk}/").content.decode()
+def test_the_detail_page_of_a_request_without_attempts_says_it_waits_for_a_worker(signed_in, operator):
+    html = signed_in.get(f"/requests/{make_request(user=operator).pk}/").content.decode()
 
     assert "No attempt yet: the request is waiting for a worker." in html
 
 
-def test_the_detail_page_shows_the_error_of_a_failed_request(signed_in):
+def test_the_detail_page_shows_the_error_of_a_failed_request(signed_in, operator):
     recorded = make_request(
+        user=operator,
         status=RequestStatus.FAILED,
         error_code="ValidationException",
         error_message="tenantId is not known to the app",
@@ -510,9 +592,18 @@ def test_the_detail_page_of_an_unknown_request_is_not_found(signed_in):
     assert signed_in.get("/requests/999999/").status_code == 404
 
 
+def test_the_detail_page_of_someone_elses_request_is_not_found_unless_one_may_see_all(signed_in):
+    theirs = make_request(user=make_operator("someone-else"))
+
+    assert signed_in.get(f"/requests/{theirs.pk}/").status_code == 404
+    auditor = make_user("auditor", groups=("Auditors",))
+    signed_in.force_login(auditor)
+    assert signed_in.get(f"/requests/{theirs.pk}/").status_code == 200
+
+
 @pytest.mark.parametrize("status", [RequestStatus.QUEUED, RequestStatus.RUNNING, RequestStatus.RETRYING])
-def test_an_unfinished_request_keeps_htmx_polling(signed_in, status):
-    recorded = make_request(status=status)
+def test_an_unfinished_request_keeps_htmx_polling(signed_in, operator, status):
+    recorded = make_request(user=operator, status=status)
 
     response = signed_in.get(f"/requests/{recorded.pk}/", headers=HTMX)
 
@@ -523,8 +614,8 @@ def test_an_unfinished_request_keeps_htmx_polling(signed_in, status):
     assert "HX-Request" in response["Vary"]
 
 
-def test_a_succeeded_request_stops_htmx_polling_with_its_final_state(signed_in):
-    recorded = make_request(status=RequestStatus.SUCCEEDED, resource_id=ARN, finished_at=timezone.now())
+def test_a_succeeded_request_stops_htmx_polling_with_its_final_state(signed_in, operator):
+    recorded = make_request(user=operator, status=RequestStatus.SUCCEEDED, resource_id=ARN, finished_at=timezone.now())
 
     response = signed_in.get(f"/requests/{recorded.pk}/", headers=HTMX)
 
@@ -535,8 +626,10 @@ def test_a_succeeded_request_stops_htmx_polling_with_its_final_state(signed_in):
     assert "<html" not in html
 
 
-def test_a_failed_request_stops_htmx_polling_with_its_error(signed_in):
-    recorded = make_request(status=RequestStatus.FAILED, error_code="ConflictException", error_message="exists")
+def test_a_failed_request_stops_htmx_polling_with_its_error(signed_in, operator):
+    recorded = make_request(
+        user=operator, status=RequestStatus.FAILED, error_code="ConflictException", error_message="exists"
+    )
 
     response = signed_in.get(f"/requests/{recorded.pk}/", headers=HTMX)
 
@@ -544,8 +637,8 @@ def test_a_failed_request_stops_htmx_polling_with_its_error(signed_in):
     assert "<strong>ConflictException</strong>: exists" in response.content.decode()
 
 
-def test_without_htmx_a_finished_request_is_an_ordinary_page(signed_in):
-    recorded = make_request(status=RequestStatus.SUCCEEDED, resource_id=ARN)
+def test_without_htmx_a_finished_request_is_an_ordinary_page(signed_in, operator):
+    recorded = make_request(user=operator, status=RequestStatus.SUCCEEDED, resource_id=ARN)
 
     response = signed_in.get(f"/requests/{recorded.pk}/")
 

@@ -1,4 +1,4 @@
-"""``manage.py ensure_local_admin``: a sign-in for `make run` on a developer's machine."""
+"""``manage.py ensure_local_admin``: a sign-in and a sandbox target for `make run`."""
 
 from __future__ import annotations
 
@@ -6,12 +6,16 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from integrations.models import AwsTarget
+from integrations.sandbox.behaviours import SANDBOX_ACCOUNT_ID
+
 USERNAME = "admin"
 PASSWORD = "admin"  # local development only; refused in production below
+SANDBOX_TARGET = "Sandbox"
 
 
 class Command(BaseCommand):
-    help = "Create the local admin user (admin/admin) if missing, and say how to sign in."
+    help = "Create the local admin user (admin/admin) and the sandbox target if missing; say how to sign in."
 
     def handle(self, *args, **options) -> None:
         if settings.PRODUCTION:
@@ -20,4 +24,10 @@ class Command(BaseCommand):
         if not user_model.objects.filter(username=USERNAME).exists():
             user_model.objects.create_superuser(USERNAME, "admin@localhost", PASSWORD)
             self.stdout.write(f"Created the local admin user {USERNAME!r}.")
+        target, created = AwsTarget.objects.get_or_create(
+            name=SANDBOX_TARGET,
+            defaults={"account_id": SANDBOX_ACCOUNT_ID, "region": settings.AWS_DEFAULT_REGION},
+        )
+        if created:
+            self.stdout.write(f"Created the AWS target {target} (calls go to {settings.AWS_ENDPOINT_URL}).")
         self.stdout.write(f"Sign in at http://127.0.0.1:8000/ as {USERNAME} / {PASSWORD}")

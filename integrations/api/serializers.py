@@ -1,0 +1,74 @@
+"""How requests, attempts and operations look in the automation API."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from integrations.models import ApprovalDecision, Attempt, Request
+
+
+class AttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Attempt
+        fields = (
+            "number", "started_at", "finished_at", "outcome", "http_status", "error_code", "error_message",
+            "aws_request_id", "client_token",
+        )  # fmt: skip
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    decided_by = serializers.CharField(source="decided_by.username")
+
+    class Meta:
+        model = ApprovalDecision
+        fields = ("approved", "decided_by", "decided_at", "reason")
+
+
+class RequestSerializer(serializers.ModelSerializer):
+    operation = serializers.CharField(source="operation_key")
+    created_by = serializers.CharField(source="created_by.username")
+    target = serializers.CharField(source="target.name", allow_null=True, default=None)
+    parameters = serializers.SerializerMethodField()
+    url = serializers.HyperlinkedIdentityField(view_name="api-request-detail")
+
+    class Meta:
+        model = Request
+        fields = (
+            "id", "url", "operation", "status", "created_by", "created_at", "target", "account_id", "region",
+            "client_token", "parameters", "resource_id", "response", "error_code", "error_message",
+            "finished_at",
+        )  # fmt: skip
+
+    def get_parameters(self, request: Request) -> dict:
+        # Sensitive members are redacted unless the reader may see them (set by the view).
+        return self.context["parameters_for"](request)
+
+
+class RequestDetailSerializer(RequestSerializer):
+    attempts = AttemptSerializer(many=True, read_only=True)
+    decision = DecisionSerializer(read_only=True, allow_null=True, default=None)
+
+    class Meta(RequestSerializer.Meta):
+        fields = (*RequestSerializer.Meta.fields, "attempts", "decision")
+
+
+class SubmitSerializer(serializers.Serializer):
+    target = serializers.CharField(help_text="The name of an AWS target you may use.")
+    parameters = serializers.DictField(help_text="The operation's API parameters, without the client token.")
+
+
+class OperationSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    service = serializers.CharField()
+    operation = serializers.CharField()
+    title = serializers.CharField()
+    summary = serializers.CharField()
+    parameters_schema = serializers.DictField(help_text="JSON Schema of the parameters, from the AWS model.")
+    submit_url = serializers.CharField()
+
+
+class ErrorsSerializer(serializers.Serializer):
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Messages per parameter path, e.g. tags[0].key; 'target' for the target.",
+    )

@@ -1,0 +1,20 @@
+"""The API's routes. DRF authenticates these itself (tokens or the session), so the site-wide
+login redirect does not apply to them: an unauthenticated call gets 401, not a login page."""
+
+from django.contrib.auth.decorators import login_not_required
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from integrations.api import views
+
+urlpatterns = [
+    path("operations/", login_not_required(views.OperationListView.as_view()), name="api-operations"),
+    path(
+        "operations/<str:service>/<str:name>/requests/",
+        login_not_required(views.SubmitView.as_view()),
+        name="api-submit",
+    ),
+    path("requests/", login_not_required(views.RequestListView.as_view()), name="api-requests"),
+    path("requests/<int:pk>/", login_not_required(views.RequestDetailView.as_view()), name="api-request-detail"),
+    path("schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
+]

@@ -1,0 +1,54 @@
+"""The one validation path of an operation's parameters, for the forms and the API alike.
+
+The botocore model's constraints first; the documented rules only once those hold (they read
+members whose types the model has already checked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from botocore.model import Shape
+
+from integrations.awsmodel import Path, Violation, validate
+from integrations.operations import Operation
+from integrations.rules import documented_rules
+
+# Stands in for the token the portal creates when it records the request, so that validation
+# sees the input exactly as it will be sent.
+SAMPLE_TOKEN = "00000000-0000-4000-8000-000000000000"
+
+
+def _unknown_members(shape: Shape, value: object, path: Path) -> Iterator[Violation]:
+    if shape.type_name == "structure" and isinstance(value, Mapping):
+        for name, item in value.items():
+            if name not in shape.members:
+                yield Violation((*path, name), "unknown", "is not a parameter of this operation")
+            else:
+                yield from _unknown_members(shape.members[name], item, (*path, name))
+    elif shape.type_name == "list" and isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _unknown_members(shape.member, item, (*path, i))
+    elif shape.type_name == "map" and isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _unknown_members(shape.value, item, (*path, key))
+
+
+def check_parameters(operation: Operation, params: Mapping, *, strict: bool = False) -> list[Violation]:
+    """Every way ``params`` (without the client token) break the model or the docs.
+
+    ``strict`` also refuses members the model does not have and a client token given by the
+    caller: a form cannot send either, an API caller can.
+    """
+    shape = operation.model.input_shape
+    found: list[Violation] = []
+    token = operation.token_member
+    if strict:
+        if token and token in params:
+            found.append(Violation((token,), "unknown", "is created and kept by the portal; leave it out"))
+        found += list(_unknown_members(shape, {k: v for k, v in params.items() if k != token}, ()))
+    candidate = {**params, **({token: SAMPLE_TOKEN} if token else {})}
+    found += validate(shape, candidate)
+    if not found:
+        found = documented_rules(operation.service, operation.name, candidate)
+    return found
