@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
+CHROMIUM := /usr/bin/chromium
+
 .PHONY: install run test lint format
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -20,7 +22,12 @@ run: install
 	$(PY) manage.py ensure_local_admin
 	$(VENV)/bin/honcho start
 
-test: install lint
+# The browser tests use Debian's Chromium; install it when it is missing (CI runs as root).
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "The browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi
+
+test: install lint $(CHROMIUM)
 	$(PY) -m pytest
 
 lint: install

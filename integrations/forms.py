@@ -26,6 +26,8 @@ from integrations.validation import check_parameters
 
 SEP = "__"
 ROWS_ACTION = "_rows"
+# Names the one field to check when a person leaves it (the whole form is sent, for the rules).
+FIELD = "_field"
 
 
 def field_name(parts: Path) -> str:
@@ -175,6 +177,8 @@ class OperationForm(forms.Form):
                 row_parts = (*parts, i)
                 if kind == "list":
                     row = self._build(shape.member, row_parts, hint_path, f"item {i + 1}", required=True, top=False)
+                    if row.kind == "field":  # one value a row: "Folders 2", not the list's own label again
+                        row.label = self.fields[row.name].label = f"{node.label} {i + 1}"
                 else:
                     row = Node("struct", field_name(row_parts), f"entry {i + 1}")
                     row.children = [
@@ -200,6 +204,16 @@ class OperationForm(forms.Form):
             self.errors  # noqa: B018 - runs validation, which fills the groups' errors
         self._attach(self.root)
         return self.root
+
+    def find(self, name: str) -> Node | None:
+        """The field node called ``name``, with its bound field and errors, if the form has it."""
+        stack = [self.layout]
+        while stack:
+            node = stack.pop()
+            if node.kind == "field" and node.name == name:
+                return node
+            stack.extend(node.children)
+        return None
 
     def _attach(self, node: Node) -> None:
         if node.kind == "field":

@@ -19,12 +19,12 @@ from django.urls import reverse
 
 class RequestStatus(models.TextChoices):
     AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
-    REJECTED = "rejected", "Rejected"
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     RETRYING = "retrying", "Retrying"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
+    REJECTED = "rejected", "Rejected"
 
 
 FINISHED_STATUSES = (RequestStatus.SUCCEEDED, RequestStatus.FAILED, RequestStatus.REJECTED)

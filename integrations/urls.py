@@ -6,10 +6,12 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("operations/", views.operation_list, name="operation_list"),
     path("operations/<str:service>/<str:name>/", views.operation_form, name="operation_form"),
+    path("operations/<str:service>/<str:name>/validate/", views.operation_validate, name="operation_validate"),
     path("requests/", views.request_list, name="request_list"),
     path("requests/export.csv", views.request_export, {"fmt": "csv"}, name="request_export_csv"),
     path("requests/export.jsonl", views.request_export, {"fmt": "jsonl"}, name="request_export_jsonl"),
     path("requests/<int:pk>/", views.request_detail, name="request_detail"),
     path("requests/<int:pk>/decide/", views.request_decide, name="request_decide"),
+    path("requests/<int:pk>/again/", views.request_again, name="request_again"),
     path("approvals/", views.approval_queue, name="approval_queue"),
 ]

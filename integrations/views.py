@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRedirect
 
-from integrations import approvals, history, pipeline
+from integrations import approvals, history, pipeline, preview
 from integrations.awsmodel import operation_model, redact_sensitive
-from integrations.forms import ROWS_ACTION, OperationForm, edit_rows
+from integrations.error_help import explain
+from integrations.forms import FIELD, ROWS_ACTION, OperationForm, edit_rows, params_to_data
 from integrations.models import AwsTarget, Request, RequestStatus
-from integrations.operations import get_operation_or_404
+from integrations.operations import Operation, get_operation_or_404
 from integrations.permissions import (
     APPROVE,
     EXPORT,
@@ -30,6 +34,8 @@ from integrations.permissions import (
 )
 
 PAGE_SIZE = 25
+PREVIEW = "_preview"
+EDIT = "_edit"
 
 
 def _render(request: HttpRequest, full: str, partial: str, context: dict, status: int = 200) -> HttpResponse:
@@ -52,7 +58,24 @@ class TargetForm(forms.Form):
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return redirect("operation_list")
+    """What a person wants first: their recent requests, the last day at a glance, what failed."""
+    visible = visible_requests(request.user, Request.objects.select_related("created_by", "target"))
+    since = timezone.now() - dt.timedelta(days=1)
+    counts = dict(
+        visible.filter(created_at__gte=since).values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    context = {
+        "recent": visible.filter(created_by=request.user)[:10],
+        "counts": [(value, label, counts.get(value, 0)) for value, label in RequestStatus.choices],
+        "failures": visible.filter(status=RequestStatus.FAILED, created_at__gte=timezone.now() - dt.timedelta(days=7))[
+            :10
+        ],
+        "waiting": visible.filter(status=RequestStatus.AWAITING_APPROVAL).exclude(created_by=request.user)[:10]
+        if request.user.has_perm(APPROVE)
+        else [],
+        "operations": runnable_operations(request.user),
+    }
+    return render(request, "integrations/home.html", context)
 
 
 @require_GET
@@ -60,9 +83,7 @@ def operation_list(request: HttpRequest) -> HttpResponse:
     return render(request, "integrations/operation_list.html", {"operations": runnable_operations(request.user)})
 
 
-@require_http_methods(["GET", "POST"])
-def operation_form(request: HttpRequest, service: str, name: str) -> HttpResponse:
-    operation = get_operation_or_404(service, name)
+def _allowed_targets(request: HttpRequest, operation: Operation):
     if not can_run(request.user, operation):
         raise PermissionDenied("You may not run this operation.")
     targets = AwsTarget.usable_by(request.user)
@@ -71,24 +92,75 @@ def operation_form(request: HttpRequest, service: str, name: str) -> HttpRespons
         not targets.exists() or (chosen and not (chosen.isdigit() and targets.filter(pk=chosen).exists()))
     ):
         raise PermissionDenied("You may not use this AWS target.")
-    if request.method == "POST" and request.POST.get(ROWS_ACTION):
-        # Adding or removing a row: show the form again with what was typed, judged on submit.
-        data = edit_rows(request.POST, request.POST[ROWS_ACTION])
-        form = OperationForm(operation, initial=data)
-        target_form = TargetForm(targets, initial={"target": chosen})
-    elif request.method == "POST":
-        form = OperationForm(operation, request.POST)
-        target_form = TargetForm(targets, request.POST)
-        if target_form.is_valid() & form.is_valid():
-            recorded = pipeline.submit(operation, form.params, request.user, target_form.cleaned_data["target"])
-            if request.htmx:
-                return HttpResponseClientRedirect(recorded.get_absolute_url())
-            return redirect(recorded)
-    else:
-        form = OperationForm(operation)
-        target_form = TargetForm(targets)
+    return targets
+
+
+def _form_page(request: HttpRequest, operation: Operation, form, target_form, targets) -> HttpResponse:
     context = {"operation": operation, "form": form, "target_form": target_form, "has_targets": targets.exists()}
     return _render(request, "integrations/operation_form.html", "integrations/_operation_form.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def operation_form(request: HttpRequest, service: str, name: str) -> HttpResponse:
+    """The form; its Preview button shows the exact call, whose Run button records the request.
+
+    A POST without PREVIEW (the preview's Run, or a script) records it at once.
+    """
+    operation = get_operation_or_404(service, name)
+    targets = _allowed_targets(request, operation)
+    if request.method == "GET":
+        return _form_page(request, operation, OperationForm(operation), TargetForm(targets), targets)
+    if request.POST.get(ROWS_ACTION) or request.POST.get(EDIT):
+        # Adding or removing a row, or back from the preview: the form again with what was typed.
+        data = edit_rows(request.POST, request.POST.get(ROWS_ACTION, ""))
+        data = {k: v for k, v in data.items() if k not in (EDIT, PREVIEW)}
+        form = OperationForm(operation, initial=data)
+        return _form_page(
+            request, operation, form, TargetForm(targets, initial={"target": data.get("target")}), targets
+        )
+    form = OperationForm(operation, request.POST)
+    target_form = TargetForm(targets, request.POST)
+    if not (target_form.is_valid() & form.is_valid()):
+        return _form_page(request, operation, form, target_form, targets)
+    target = target_form.cleaned_data["target"]
+    if request.POST.get(PREVIEW):
+        carried = [(k, v) for k, v in request.POST.items() if k not in ("csrfmiddlewaretoken", PREVIEW)]
+        context = {
+            "operation": operation,
+            "target": target,
+            "carried": carried,
+            "boto3_code": preview.boto3_code(operation, form.params, target.region),
+            "cli_command": preview.cli_command(operation, form.params, target.region),
+        }
+        return _render(request, "integrations/preview.html", "integrations/_preview.html", context)
+    recorded = pipeline.submit(operation, form.params, request.user, target)
+    if request.htmx:
+        return HttpResponseClientRedirect(recorded.get_absolute_url())
+    return redirect(recorded)
+
+
+@require_POST
+def operation_validate(request: HttpRequest, service: str, name: str) -> HttpResponse:
+    """One field checked as the person leaves it, by the same rules as on submit."""
+    operation = get_operation_or_404(service, name)
+    _allowed_targets(request, operation)
+    form = OperationForm(operation, request.POST)
+    node = form.find(request.POST.get(FIELD, ""))
+    if node is None:
+        return HttpResponse(status=204)
+    return render(request, "integrations/_node.html", {"node": node, "operation": operation})
+
+
+@require_GET
+def request_again(request: HttpRequest, pk: int) -> HttpResponse:
+    """Run again: the request's form filled with its parameters; a new client token when run."""
+    recorded = _visible_request_or_404(request, pk)
+    operation = get_operation_or_404(recorded.service, recorded.operation)
+    targets = _allowed_targets(request, operation)
+    form = OperationForm(operation, initial=params_to_data(operation, recorded.parameters))
+    target_form = TargetForm(targets, initial={"target": recorded.target_id})
+    messages.info(request, f"A copy of request #{recorded.pk}: check it, then preview and run.")
+    return _form_page(request, operation, form, target_form, targets)
 
 
 @require_GET
@@ -134,8 +206,12 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.user.has_perm(VIEW_SENSITIVE):
         # Sensitive members (Supply Chain's data) show as their size and digest only.
         parameters = redact_sensitive(operation_model(recorded.service, recorded.operation).input_shape, parameters)
+    operation = get_operation_or_404(recorded.service, recorded.operation)
     context = {
         "req": recorded,
+        "operation": operation,
+        "console_url": operation.console_link(recorded.region, recorded.resource_id),
+        "error_help": explain(recorded.error_code),
         "attempts": recorded.attempts.all(),
         "parameters": json.dumps(parameters, indent=2, ensure_ascii=False),
         "decision": getattr(recorded, "decision", None),

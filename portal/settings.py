@@ -163,6 +163,8 @@ SPECTACULAR_SETTINGS = {
     "Authenticate with `Authorization: Token <key>` (an administrator creates keys in the admin).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The document is served like the rest of the API: to signed-in callers (a token or the session).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SCHEMA_PATH_PREFIX": "/api/",
     "COMPONENT_SPLIT_REQUEST": True,
 }

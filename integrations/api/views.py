@@ -114,9 +114,8 @@ class SubmitView(APIView):
         return Response(self._serialize(request, recorded), status=status.HTTP_201_CREATED)
 
     def _replay(self, request, earlier: Request, operation: Operation, target: AwsTarget, params: dict) -> Response:
-        same = (earlier.operation_key, earlier.target_id) == (operation.key, target.pk) and all(
-            earlier.parameters.get(k) == v for k, v in params.items()
-        )
+        # The whole body must match: a retry that leaves a member out is a different request too.
+        same = (earlier.operation_key, earlier.target_id, earlier.parameters) == (operation.key, target.pk, params)
         if not same:
             return Response(
                 {"errors": {IDEMPOTENCY_HEADER: ["was already used for a different request"]}},

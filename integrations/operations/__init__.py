@@ -51,6 +51,8 @@ class Operation:
     # Keyed by the member's path, dotted: "tags.key", "ScheduleConfig.ScheduleExpression".
     hints: dict[str, FieldHint] = field(default_factory=dict)
     docs_url: str = ""
+    # The resource's page in the AWS console, if it has one: {region} and {resource_id} filled in.
+    console_url: str = ""
 
     @property
     def key(self) -> str:
@@ -63,6 +65,11 @@ class Operation:
     @property
     def token_member(self) -> str | None:
         return idempotency_token_member(self.model)
+
+    def console_link(self, region: str, resource_id: str) -> str:
+        if not (self.console_url and resource_id):
+            return ""
+        return self.console_url.format(region=region, resource_id=resource_id)
 
     def result_of(self, response: dict) -> str:
         """The ARN or id in a response, or "" when the response does not carry it."""

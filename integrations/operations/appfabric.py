@@ -10,6 +10,7 @@ register(
         title="AppFabric: create an ingestion",
         summary="Creates a data ingestion for an application in an AppFabric app bundle.",
         result_path=("ingestion", "arn"),
+        console_url="https://{region}.console.aws.amazon.com/appfabric/home?region={region}#/appbundles",
         docs_url="https://docs.aws.amazon.com/appfabric/latest/api/API_CreateIngestion.html",
         hints={
             "app": FieldHint(label="Application", help="The name of the application.", choices=APPFABRIC_APPS),

@@ -9,6 +9,7 @@ register(
         title="AppFlow: register a custom connector",
         summary="Registers a custom connector, backed by a Lambda function already deployed in the account.",
         result_path=("connectorArn",),
+        console_url="https://{region}.console.aws.amazon.com/appflow/home?region={region}#/connectors",
         docs_url="https://docs.aws.amazon.com/appflow/1.0/APIReference/API_RegisterConnector.html",
         hints={
             "connectorLabel": FieldHint(

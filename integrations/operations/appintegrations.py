@@ -9,6 +9,7 @@ register(
         title="AppIntegrations: create a data integration",
         summary="Creates a DataIntegration: where data is pulled from, what is pulled, and how often.",
         result_path=("Arn",),
+        console_url="https://{region}.console.aws.amazon.com/connect/v2/app-integrations?region={region}",
         docs_url="https://docs.aws.amazon.com/appintegrations/latest/APIReference/API_CreateDataIntegration.html",
         hints={
             "Name": FieldHint(label="Name", help="The name of the DataIntegration; it must not exist yet."),

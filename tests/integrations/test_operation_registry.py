@@ -383,7 +383,7 @@ def test_a_nested_error_shows_next_to_its_nested_field(signed_in, headers):
 
     assert response.status_code == 200
     html = unescape(response.content.decode())
-    assert 'id="id_ObjectConfiguration__0__value__0__value__0_errors"' in html
+    assert 'id="id_ObjectConfiguration__0__value__0__value__0_error"' in html
     assert f"Enter {NAME_WORDS}." in html
     assert Page(response.content.decode()).fields == form_post(data)
     assert not Request.objects.exists()

@@ -185,11 +185,22 @@ def test_signing_out_with_the_sign_out_button_ends_the_session(signed_in):
 # --- operations ------------------------------------------------------------------------------------
 
 
-def test_the_home_page_leads_to_the_operations(signed_in):
+def test_the_home_page_shows_the_users_recent_requests_the_days_counts_and_the_failures(signed_in, operator):
+    mine = make_request(user=operator, status=RequestStatus.SUCCEEDED, resource_id="arn:aws:appfabric:home-1")
+    failed = make_request(user=operator, status=RequestStatus.FAILED, error_code="AccessDeniedException")
+    make_request(status=RequestStatus.FAILED, error_code="SomeoneElsesError")  # not visible to the operator
+
     response = signed_in.get("/")
 
-    assert response.status_code == 302
-    assert response["Location"] == "/operations/"
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f'href="/requests/{mine.pk}/"' in html
+    assert f'href="/requests/{failed.pk}/"' in html
+    assert "AccessDeniedException" in html
+    assert "SomeoneElsesError" not in html
+    counts = {value: n for value, _, n in response.context["counts"]}
+    assert counts["succeeded"] == 1
+    assert counts["failed"] == 1
 
 
 def test_the_operation_list_links_to_the_create_ingestion_form(signed_in):

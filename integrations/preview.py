@@ -1,0 +1,67 @@
+"""The exact call a worker will make, shown before it is made: as boto3 code and as an AWS CLI
+command, with the values filled in (sensitive ones shortened)."""
+
+from __future__ import annotations
+
+import json
+import pprint
+import shlex
+
+from botocore import xform_name
+from botocore.model import Shape
+
+from integrations.operations import Operation
+
+TOKEN_PLACEHOLDER = "<created when the request is recorded>"
+SHOWN_SENSITIVE = 60
+
+
+def _shorten(shape: Shape, params: dict) -> dict:
+    """Sensitive members cut to their first characters, with their size."""
+    out = {}
+    for name, value in params.items():
+        member = shape.members.get(name)
+        sensitive = member is not None and member.metadata.get("sensitive")
+        if sensitive and isinstance(value, str) and len(value) > SHOWN_SENSITIVE:
+            value = f"{value[:SHOWN_SENSITIVE]}… ({len(value):,} characters)"
+        out[name] = value
+    return out
+
+
+def boto3_code(operation: Operation, params: dict, region: str) -> str:
+    shown = _shorten(operation.model.input_shape, params)
+    if operation.token_member:
+        shown[operation.token_member] = TOKEN_PLACEHOLDER
+    lines = [
+        "import boto3",
+        "",
+        f"client = boto3.client({operation.model.service_model.service_name!r}, region_name={region!r})",
+        f"response = client.{xform_name(operation.name)}(",
+    ]
+    for name, value in shown.items():
+        text = pprint.pformat(value, indent=4, width=88, sort_dicts=False).replace("\n", "\n    ")
+        lines.append(f"    {name}={text},")
+    lines.append(")")
+    return "\n".join(lines)
+
+
+def cli_command(operation: Operation, params: dict, region: str) -> str:
+    shape = operation.model.input_shape
+    shown = _shorten(shape, params)
+    if operation.token_member:
+        shown[operation.token_member] = TOKEN_PLACEHOLDER
+    parts = ["aws", operation.model.service_model.service_name, xform_name(operation.name, "-"), "--region", region]
+    for name, value in shown.items():
+        member = shape.members[name]
+        flag = f"--{xform_name(name, '-')}"
+        if member.type_name in ("structure", "list", "map"):
+            parts += [flag, shlex.quote(json.dumps(value, ensure_ascii=False))]
+        else:
+            parts += [flag, shlex.quote(str(value))]
+    return " \\\n  ".join(_pairs(parts))
+
+
+def _pairs(parts: list[str]) -> list[str]:
+    """The command's words, a flag and its value per line."""
+    head, rest = " ".join(parts[:5]), parts[5:]
+    return [head] + [f"{rest[i]} {rest[i + 1]}" for i in range(0, len(rest), 2)]
