@@ -6,6 +6,7 @@ members whose types the model has already checked).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 
 from botocore.model import Shape
@@ -34,6 +35,31 @@ def _unknown_members(shape: Shape, value: object, path: Path) -> Iterator[Violat
             yield from _unknown_members(shape.value, item, (*path, key))
 
 
+def _unstorable(params: Mapping) -> list[Violation]:
+    """Values JSON (and so the record) cannot hold: infinite or NaN numbers, NUL characters.
+
+    A form never sends them (its fields refuse NUL, like Django's); a JSON body can (1e400 parses
+    as infinity), and the database would refuse the row instead of the caller getting a 400.
+    Walked without recursion: a body may nest as deep as the JSON parser allowed.
+    """
+    found = []
+    stack: list[tuple[object, Path]] = [(params, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            found.append(Violation(path, "type", "must be a finite number"))
+        elif isinstance(value, str) and "\x00" in value:
+            found.append(Violation(path, "pattern", "must not contain NUL characters"))
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                if isinstance(key, str) and "\x00" in key:
+                    found.append(Violation((*path, key), "pattern", "key must not contain NUL", on_key=True))
+                stack.append((item, (*path, key)))
+        elif isinstance(value, list):
+            stack.extend((item, (*path, i)) for i, item in enumerate(value))
+    return found
+
+
 def check_parameters(operation: Operation, params: Mapping, *, strict: bool = False) -> list[Violation]:
     """Every way ``params`` (without the client token) break the model or the docs.
 
@@ -41,7 +67,7 @@ def check_parameters(operation: Operation, params: Mapping, *, strict: bool = Fa
     caller: a form cannot send either, an API caller can.
     """
     shape = operation.model.input_shape
-    found: list[Violation] = []
+    found: list[Violation] = _unstorable(params)
     token = operation.token_member
     if strict:
         if token and token in params:

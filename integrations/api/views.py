@@ -7,8 +7,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework import generics, parsers, status
+from rest_framework.exceptions import ParseError, PermissionDenied
 from rest_framework.request import Request as ApiRequest
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -68,7 +68,19 @@ class OperationListView(APIView):
         return Response([_describe(op, request) for op in runnable_operations(request.user)])
 
 
+class JSONParser(parsers.JSONParser):
+    """DRF's, but a body nested too deep for Python's parser is a 400 like any other bad JSON."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - nested too deeply") from None
+
+
 class SubmitView(APIView):
+    parser_classes = [JSONParser, parsers.FormParser, parsers.MultiPartParser]
+
     @extend_schema(
         request=SubmitSerializer,
         responses={201: RequestDetailSerializer, 200: RequestDetailSerializer, 400: ErrorsSerializer},
