@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from html import unescape
-from html.parser import HTMLParser
 
 import pytest
 from botocore.model import Shape
@@ -17,6 +16,7 @@ from integrations.models import Request
 from integrations.operations import FieldHint, all_operations
 from integrations.pattern_words import PATTERN_WORDS
 from tests.factories import default_target, form_post
+from tests.html import Page
 
 OPERATIONS = all_operations()
 EXPECTED_KEYS = {
@@ -198,53 +198,6 @@ def _shape_at(operation, name: str) -> Shape:
 def fast_passwords(settings):
     # Signing in with the production hasher's million rounds would dominate the run.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-class Page(HTMLParser):
-    """Each form control's name and value, and each rows button's value."""
-
-    def __init__(self, html: str):
-        super().__init__(convert_charrefs=True)
-        self.values: dict[str, str] = {}
-        self.buttons: list[str] = []
-        self.links: list[str] = []
-        self._select: str | None = None
-        self._textarea: str | None = None
-        self.feed(html)
-        self.close()
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "a" and a.get("href"):
-            self.links.append(a["href"])
-        elif tag == "button" and a.get("name") == "_rows":
-            self.buttons.append(a.get("value") or "")
-        elif tag == "input" and a.get("name") and a.get("type") != "submit":
-            self.values[a["name"]] = a.get("value") or ""
-        elif tag == "select":
-            self._select = a.get("name")
-            self.values.setdefault(self._select, "")
-        elif tag == "option" and self._select and "selected" in a:
-            self.values[self._select] = a.get("value") or ""
-        elif tag == "textarea":
-            self._textarea = a.get("name")
-            self.values[self._textarea] = ""
-
-    def handle_endtag(self, tag):
-        if tag == "select":
-            self._select = None
-        elif tag == "textarea":
-            # Like a browser, drop the one newline that follows <textarea>.
-            self.values[self._textarea] = self.values[self._textarea].removeprefix("\n")
-            self._textarea = None
-
-    def handle_data(self, data):
-        if self._textarea:
-            self.values[self._textarea] += data
-
-    @property
-    def fields(self) -> dict[str, str]:
-        return {k: v for k, v in self.values.items() if k != "csrfmiddlewaretoken"}
 
 
 def test_the_operation_list_links_to_all_five_forms(signed_in):

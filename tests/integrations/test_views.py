@@ -6,7 +6,6 @@ import datetime as dt
 import re
 import uuid
 from html import unescape
-from html.parser import HTMLParser
 
 import pytest
 from django.db.models.signals import post_save
@@ -26,6 +25,7 @@ from tests.factories import (
     make_target,
     make_user,
 )
+from tests.html import page
 
 FORM_URL = "/operations/appfabric/CreateIngestion/"
 HTMX = {"HX-Request": "true"}
@@ -33,64 +33,6 @@ ARN = "arn:aws:appfabric:us-east-1:111122223333:appbundle/abc/ingestion/def"
 PARAMETER_FIELDS = {"appBundleIdentifier", "app", "tenantId", "ingestionType", "tags__0__key", "tags__0__value"}
 # The operation page's own fields: where the request runs, above the operation's parameters.
 PAGE_FIELDS = {"target"}
-
-
-class Page(HTMLParser):
-    """What the tests read from a page: each form control's value, and each field's container."""
-
-    def __init__(self, html: str):
-        super().__init__(convert_charrefs=True)
-        self.html = html
-        self.values: dict[str, str] = {}
-        self.containers: list[str] = []
-        self._line_starts = [0] + [m.end() for m in re.finditer("\n", html)]
-        self._divs: list[tuple[bool, int]] = []
-        self._select: str | None = None
-        self._textarea: str | None = None
-        self.feed(html)
-        self.close()
-
-    def _offset(self) -> int:
-        line, column = self.getpos()
-        return self._line_starts[line - 1] + column
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "div":
-            self._divs.append(("field" in (a.get("class") or "").split(), self._offset()))
-        elif tag == "input" and a.get("name") and a.get("type") != "submit":
-            self.values[a["name"]] = a.get("value") or ""
-        elif tag == "select":
-            self._select = a.get("name")
-            self.values.setdefault(self._select, "")
-        elif tag == "option" and self._select and "selected" in a:
-            self.values[self._select] = a.get("value") or ""
-        elif tag == "textarea":
-            self._textarea = a.get("name")
-            self.values[self._textarea] = ""
-
-    def handle_endtag(self, tag):
-        if tag == "div" and self._divs:
-            is_field, start = self._divs.pop()
-            if is_field:
-                self.containers.append(self.html[start : self._offset() + len("</div>")])
-        elif tag == "select":
-            self._select = None
-        elif tag == "textarea":
-            self._textarea = None
-
-    def handle_data(self, data):
-        if self._textarea:
-            self.values[self._textarea] += data
-
-    def container(self, name: str) -> str:
-        """The HTML of the field container holding the control named ``name``."""
-        [found] = [c for c in self.containers if re.search(rf'name="{re.escape(name)}"', c)]
-        return found
-
-
-def page(response) -> Page:
-    return Page(response.content.decode())
 
 
 def request_ids(response) -> list[int]:
