@@ -39,7 +39,7 @@ def boto3_code(operation: Operation, params: dict, region: str) -> str:
         f"response = client.{xform_name(operation.name)}(",
     ]
     for name, value in shown.items():
-        text = pprint.pformat(value, indent=4, width=88, sort_dicts=False).replace("\n", "\n    ")
+        text = pprint.pformat(value, indent=1, width=88, sort_dicts=False).replace("\n", "\n    ")
         lines.append(f"    {name}={text},")
     lines.append(")")
     return "\n".join(lines)
