@@ -113,6 +113,8 @@ class Node:
     children: list[Node] = field(default_factory=list)
     is_map: bool = False
     required: bool = False
+    # Where the node sits, in words: names a row's buttons apart from a nested group's.
+    path_label: str = ""
     errors: list[str] = field(default_factory=list)
     bound_field: forms.BoundField | None = None
 
@@ -170,6 +172,7 @@ class OperationForm(forms.Form):
         if kind in ("list", "map"):
             words = describe(shape)
             node = Node("rows", name, hint.label or label, doc + (f" Constraint: {words}." if words else ""))
+            node.path_label = path_label(parts)
             node.is_map, node.required = kind == "map", required
             indices = _row_indices(self._source.keys(), name)
             count = (max(indices) + 1) if indices else (0 if self.is_bound else 1)

@@ -19,7 +19,7 @@ def add_row_for(page: Page, name: str) -> None:
     index = max(i for i, part in enumerate(parts) if part.isdigit())
     rows = page.locator(f"#rows-{'__'.join(parts[:index])}")
     # A group's own button comes after its rows (and after the buttons of rows nested in them).
-    rows.get_by_role("button", name=re.compile(r"^Add .+ row$")).last.click()
+    rows.get_by_role("button", name=re.compile(r"^Add .+ row\b")).last.click()
     expect(field(page, name)).to_be_attached()
     settle(page)
 
