@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -95,6 +97,7 @@ def test_rows_added_and_removed_keep_what_was_typed_and_survive_the_preview(sign
     add.click()
     expect(rows).to_have_count(2)
     expect(field(page, "tags__1__key")).to_have_value("")
+    expect(field(page, "tags__1__key")).to_be_focused()  # the keyboard lands in the new row
     type_into(page, "tags__1__key", "cost-centre")
     type_into(page, "tags__1__value", "42")
     add.click()
@@ -106,6 +109,7 @@ def test_rows_added_and_removed_keep_what_was_typed_and_survive_the_preview(sign
     page.get_by_role("button", name="Remove Tags 2").click()
 
     expect(rows).to_have_count(2)
+    expect(add).to_be_focused()  # not lost at the top of the page
     kept = {"tenantId": "acme", "tags__0__key": "team", "tags__0__value": "security", "tags__1__key": "owner",
             "tags__1__value": "olivia"}  # fmt: skip
     expect_values(page, kept)
@@ -115,6 +119,8 @@ def test_rows_added_and_removed_keep_what_was_typed_and_survive_the_preview(sign
     # The rest of the form, the preview, and back to edit: nothing typed is lost on the way.
     fill_form(page, {"appBundleIdentifier": BUNDLE, "app": "SLACK", "ingestionType": "auditLog"})
     page.get_by_role("button", name="Preview the call").click()
+    expect(page.locator("#preview-heading")).to_be_focused()
+    expect(page).to_have_title(re.compile(r"^Preview · "))
     expect(page.locator("#preview-boto3")).to_contain_text("{'key': 'owner', 'value': 'olivia'}")
     expect(page.locator("#preview-boto3")).not_to_contain_text("cost-centre")
     page.get_by_role("button", name="Back to edit").click()
