@@ -598,3 +598,12 @@ def test_without_htmx_a_finished_request_is_an_ordinary_page(signed_in, operator
     assert response.status_code == 200
     assert "<html" in response.content.decode()
     assert ARN in response.content.decode()
+
+
+def test_filtering_with_htmx_brings_export_links_that_carry_the_new_filters(auditor_signed_in):
+    response = auditor_signed_in.get("/requests/", {"status": "failed"}, headers=HTMX)
+
+    html = unescape(response.content.decode())
+    assert "<html" not in html
+    assert 'href="/requests/export.csv?status=failed"' in html
+    assert 'href="/requests/export.jsonl?status=failed"' in html
