@@ -174,10 +174,15 @@ def redact_sensitive(shape: Shape, value: object) -> object:
     return value
 
 
-def _doc(shape: Shape) -> str:
+def first_paragraph(shape: Shape) -> str:
+    """The first paragraph of the model's documentation of ``shape``, as plain text."""
     html = shape.documentation or ""
     text = regex.sub(r"<[^>]+>", "", html.split("</p>", 1)[0])
     return " ".join(text.split())
+
+
+def _described(schema: dict, description: str) -> dict:
+    return {**schema, "description": description} if description else schema
 
 
 def json_schema(shape: Shape, skip: str | None = None) -> dict:
@@ -189,9 +194,7 @@ def json_schema(shape: Shape, skip: str | None = None) -> dict:
         members = {k: v for k, v in shape.members.items() if k != skip}
         schema = {
             "type": "object",
-            "properties": {
-                k: {**json_schema(v), **({"description": _doc(v)} if _doc(v) else {})} for k, v in members.items()
-            },
+            "properties": {k: _described(json_schema(v), first_paragraph(v)) for k, v in members.items()},
             "additionalProperties": False,
         }
         required = [k for k in shape.required_members if k in members]

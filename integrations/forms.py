@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from botocore.model import Shape
 from django import forms
 from django.utils import timezone
-from django.utils.html import strip_tags
 
-from integrations.awsmodel import Path, Violation, describe, pattern_words
+from integrations.awsmodel import Path, Violation, describe, first_paragraph, pattern_words
 from integrations.operations import FieldHint, Operation
 from integrations.validation import check_parameters
 
@@ -41,11 +40,6 @@ def path_label(parts: Path) -> str:
 def _row_indices(keys, name: str) -> list[int]:
     pattern = re.compile(rf"^{re.escape(name)}{SEP}(\d+)(?:{SEP}|$)")
     return sorted({int(m[1]) for k in keys if (m := pattern.match(k))})
-
-
-def _first_paragraph(html: str) -> str:
-    text = strip_tags(html.split("</p>", 1)[0]) if html else ""
-    return " ".join(text.split())
 
 
 class TimestampField(forms.Field):
@@ -73,7 +67,7 @@ class TimestampField(forms.Field):
 
 def make_field(shape: Shape, hint: FieldHint, label: str, required: bool, sensitive: bool) -> forms.Field:
     """A form field for one scalar member, with the model's limits and the docs' help."""
-    help_parts = [hint.help or _first_paragraph(shape.documentation)]
+    help_parts = [hint.help or first_paragraph(shape)]
     # Declared choices are the real constraint (the model only says "1–255 characters").
     words = hint.words or (f"one of {', '.join(hint.choice_values)}" if hint.choices else describe(shape))
     if words:
@@ -152,7 +146,7 @@ class OperationForm(forms.Form):
         name = field_name(parts)
         hint = self._hint(hint_path)
         kind = shape.type_name
-        doc = hint.help or _first_paragraph(shape.documentation)
+        doc = hint.help or first_paragraph(shape)
         if kind == "structure":
             node = Node("struct", name, hint.label or label, doc, required=required)
             for member, member_shape in shape.members.items():

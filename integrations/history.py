@@ -15,10 +15,9 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
-from integrations.awsmodel import operation_model, redact_sensitive
 from integrations.models import AwsTarget, Request, RequestStatus
 from integrations.operations import all_operations
-from integrations.permissions import APPROVE, VIEW_ALL, VIEW_SENSITIVE, visible_requests
+from integrations.permissions import APPROVE, VIEW_ALL, VIEW_SENSITIVE, shown_parameters, visible_requests
 
 EXPORT_CHUNK = 500
 
@@ -94,9 +93,7 @@ EXPORT_COLUMNS = (
 
 
 def export_row(request: Request, show_sensitive: bool) -> dict:
-    parameters = request.parameters
-    if not show_sensitive:
-        parameters = redact_sensitive(operation_model(request.service, request.operation).input_shape, parameters)
+    parameters = shown_parameters(request, show_sensitive)
     return {
         "id": request.pk,
         "created_at": request.created_at.isoformat(),

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
 
+from integrations.awsmodel import operation_model, redact_sensitive
 from integrations.operations import Operation, all_operations
 
 APP = "integrations"
@@ -38,6 +39,15 @@ def visible_requests(user, requests: QuerySet) -> QuerySet:
     if user.has_perm(VIEW_ALL) or user.has_perm(APPROVE):
         return requests
     return requests.filter(created_by=user)
+
+
+def shown_parameters(request, may_see_sensitive: bool) -> dict:
+    """A request's parameters for a reader: sensitive members (Supply Chain's data) shown as their
+    size and digest unless the reader may see them."""
+    if may_see_sensitive:
+        return request.parameters
+    shape = operation_model(request.service, request.operation).input_shape
+    return redact_sensitive(shape, request.parameters)
 
 
 def sync_permissions_and_groups(**kwargs: object) -> None:

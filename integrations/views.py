@@ -18,7 +18,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRedirect
 
 from integrations import approvals, history, pipeline, preview
-from integrations.awsmodel import operation_model, redact_sensitive
 from integrations.error_help import explain
 from integrations.forms import FIELD, ROWS_ACTION, OperationForm, edit_rows, params_to_data
 from integrations.models import AwsTarget, Request, RequestStatus
@@ -30,6 +29,7 @@ from integrations.permissions import (
     VIEW_SENSITIVE,
     can_run,
     runnable_operations,
+    shown_parameters,
     visible_requests,
 )
 
@@ -202,10 +202,7 @@ def _visible_request_or_404(request: HttpRequest, pk: int) -> Request:
 @require_GET
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     recorded = _visible_request_or_404(request, pk)
-    parameters = recorded.parameters
-    if not request.user.has_perm(VIEW_SENSITIVE):
-        # Sensitive members (Supply Chain's data) show as their size and digest only.
-        parameters = redact_sensitive(operation_model(recorded.service, recorded.operation).input_shape, parameters)
+    parameters = shown_parameters(recorded, request.user.has_perm(VIEW_SENSITIVE))
     operation = get_operation_or_404(recorded.service, recorded.operation)
     context = {
         "req": recorded,

@@ -21,10 +21,10 @@ from integrations.api.serializers import (
     RequestSerializer,
     SubmitSerializer,
 )
-from integrations.awsmodel import json_schema, operation_model, redact_sensitive
+from integrations.awsmodel import json_schema
 from integrations.models import AwsTarget, Request
 from integrations.operations import Operation, get_operation_or_404
-from integrations.permissions import VIEW_SENSITIVE, can_run, runnable_operations, visible_requests
+from integrations.permissions import VIEW_SENSITIVE, can_run, runnable_operations, shown_parameters, visible_requests
 from integrations.validation import check_parameters
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -41,13 +41,7 @@ HISTORY_PARAMETERS = [
 
 def _parameters_for(user):
     show = user.has_perm(VIEW_SENSITIVE)
-
-    def parameters(request: Request) -> dict:
-        if show:
-            return request.parameters
-        return redact_sensitive(operation_model(request.service, request.operation).input_shape, request.parameters)
-
-    return parameters
+    return lambda request: shown_parameters(request, show)
 
 
 def _describe(operation: Operation, api_request: ApiRequest) -> dict:
