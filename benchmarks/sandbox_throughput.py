@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import boto3
 from botocore.config import Config
 
-from integrations.sandbox.server import running_sandbox
+from sandbox.server import running_sandbox
 
 PARAMS = {
     "connectorProvisioningType": "LAMBDA",

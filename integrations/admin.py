@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from integrations.models import ApprovalDecision, ApprovalRule, Attempt, AwsTarget, Request
+from integrations.models import ApprovalDecision, ApprovalRule, Attempt, AwsRequest, AwsTarget
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -31,7 +31,7 @@ class AttemptInline(admin.TabularInline):
         return False
 
 
-@admin.register(Request)
+@admin.register(AwsRequest)
 class RequestAdmin(ReadOnlyAdmin):
     list_display = ("id", "service", "operation", "status", "created_by", "target", "created_at", "resource_id")
     list_filter = ("status", "service", "operation", "target")

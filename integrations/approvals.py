@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from integrations import pipeline
-from integrations.models import ApprovalDecision, Request, RequestStatus
+from integrations.models import ApprovalDecision, AwsRequest, RequestStatus
 from integrations.permissions import APPROVE
 
 
@@ -14,11 +14,11 @@ class DecisionError(Exception):
     """The request cannot be decided (any more): it is not awaiting approval."""
 
 
-def can_decide(user, request: Request) -> bool:
+def can_decide(user, request: AwsRequest) -> bool:
     return user.has_perm(APPROVE) and request.created_by_id != user.pk
 
 
-def decide(request: Request, user, *, approve: bool, reason: str = "") -> ApprovalDecision:
+def decide(request: AwsRequest, user, *, approve: bool, reason: str = "") -> ApprovalDecision:
     """Approve (and enqueue) or reject a request; each request is decided once, never by its author."""
     if not user.has_perm(APPROVE):
         raise PermissionDenied("You may not approve requests.")
@@ -28,7 +28,7 @@ def decide(request: Request, user, *, approve: bool, reason: str = "") -> Approv
         raise DecisionError("Say why the request is rejected.")
     with transaction.atomic():
         # Compare-and-set: of two people deciding at once, one wins and the other is told.
-        moved = Request.objects.filter(pk=request.pk, status=RequestStatus.AWAITING_APPROVAL).update(
+        moved = AwsRequest.objects.filter(pk=request.pk, status=RequestStatus.AWAITING_APPROVAL).update(
             status=RequestStatus.QUEUED if approve else RequestStatus.REJECTED,
             **({} if approve else {"error_code": "Rejected", "error_message": reason.strip()}),
         )
@@ -40,5 +40,5 @@ def decide(request: Request, user, *, approve: bool, reason: str = "") -> Approv
         if approve:
             transaction.on_commit(lambda: pipeline.dispatch(request.pk), robust=True)
         else:
-            Request.objects.filter(pk=request.pk).update(finished_at=decision.decided_at)
+            AwsRequest.objects.filter(pk=request.pk).update(finished_at=decision.decided_at)
     return decision

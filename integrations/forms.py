@@ -19,9 +19,10 @@ from botocore.model import Shape
 from django import forms
 from django.utils import timezone
 
-from integrations.awsmodel import Path, Violation, describe, first_paragraph, pattern_words
-from integrations.operations import FieldHint, Operation
-from integrations.validation import check_parameters
+from awsmodel.constraints import Violation, describe, pattern_words
+from awsmodel.shapes import Path, first_paragraph
+from operations import FieldHint, Operation
+from operations.checks import check_parameters
 
 SEP = "__"
 ROWS_ACTION = "_rows"
@@ -65,13 +66,15 @@ class TimestampField(forms.Field):
         return moment.astimezone(dt.UTC).isoformat()
 
 
-def make_field(shape: Shape, hint: FieldHint, label: str, required: bool, sensitive: bool) -> forms.Field:
+def make_field(
+    shape: Shape, hint: FieldHint, label: str, required: bool, sensitive: bool, words: Mapping[str, str]
+) -> forms.Field:
     """A form field for one scalar member, with the model's limits and the docs' help."""
     help_parts = [hint.help or first_paragraph(shape)]
     # Declared choices are the real constraint (the model only says "1–255 characters").
-    words = hint.words or (f"one of {', '.join(hint.choice_values)}" if hint.choices else describe(shape))
-    if words:
-        help_parts.append(f"Constraint: {words}.")
+    said = hint.words or (f"one of {', '.join(hint.choice_values)}" if hint.choices else describe(shape, words))
+    if said:
+        help_parts.append(f"Constraint: {said}.")
     common = {"label": hint.label or label, "required": required, "help_text": " ".join(p for p in help_parts if p)}
     kind = shape.type_name
     choices = hint.choices or (tuple(shape.enum) if getattr(shape, "enum", None) else None)
@@ -164,7 +167,7 @@ class OperationForm(forms.Form):
                 )
             return node
         if kind in ("list", "map"):
-            words = describe(shape)
+            words = describe(shape, self.operation.pattern_words)
             node = Node("rows", name, hint.label or label, doc + (f" Constraint: {words}." if words else ""))
             node.path_label = path_label(parts)
             node.is_map, node.required = kind == "map", required
@@ -187,7 +190,9 @@ class OperationForm(forms.Form):
         sensitive = bool(shape.metadata.get("sensitive"))
         # Only top-level members are required as such; a nested one is required only when its
         # parent is present, which the model validation decides after cleaning.
-        self.fields[name] = make_field(shape, hint, label, required=required and top, sensitive=sensitive)
+        self.fields[name] = make_field(
+            shape, hint, label, required=required and top, sensitive=sensitive, words=self.operation.pattern_words
+        )
         self._hints_by_field[name] = hint
         self._shapes_by_field[name] = shape
         return Node("field", name, hint.label or label, required=required)
@@ -318,7 +323,9 @@ class OperationForm(forms.Form):
         if violation.constraint == "required" or left_blank:
             return "This field is required."
         shape = self._shapes_by_field.get(name)
-        words = (hint.words if hint else None) or (pattern_words(shape) if shape is not None else None)
+        words = (hint.words if hint else None) or (
+            pattern_words(shape, self.operation.pattern_words) if shape is not None else None
+        )
         if violation.constraint == "pattern" and words:
             return f"Enter {words}."
         text = violation.message

@@ -15,9 +15,9 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
-from integrations.models import AwsTarget, Request, RequestStatus
-from integrations.operations import all_operations
+from integrations.models import AwsRequest, AwsTarget, RequestStatus
 from integrations.permissions import APPROVE, VIEW_ALL, VIEW_SENSITIVE, shown_parameters, visible_requests
+from operations import all_operations, get_operation
 
 EXPORT_CHUNK = 500
 
@@ -43,8 +43,8 @@ class HistoryFilter(forms.Form):
         self.is_valid()
         data = self.cleaned_data  # the fields that did validate
         if data.get("operation"):
-            service, name = data["operation"].split("/", 1)
-            requests = requests.filter(service=service, operation=name)
+            operation = get_operation(data["operation"])
+            requests = requests.filter(service=operation.service, operation=operation.name)
         if data.get("status"):
             requests = requests.filter(status=data["status"])
         if data.get("user"):
@@ -64,7 +64,7 @@ class HistoryFilter(forms.Form):
 def history(user, query: dict | None = None) -> tuple[HistoryFilter, QuerySet]:
     """The filter form bound to ``query`` and the requests ``user`` may see that match it."""
     form = HistoryFilter(query or None, user=user)
-    requests = visible_requests(user, Request.objects.select_related("created_by", "target"))
+    requests = visible_requests(user, AwsRequest.objects.select_related("created_by", "target"))
     if query:
         requests = form.apply(requests)
     return form, requests
@@ -92,7 +92,7 @@ EXPORT_COLUMNS = (
 )
 
 
-def export_row(request: Request, show_sensitive: bool) -> dict:
+def export_row(request: AwsRequest, show_sensitive: bool) -> dict:
     parameters = shown_parameters(request, show_sensitive)
     return {
         "id": request.pk,

@@ -16,6 +16,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 
+from operations import operation_key
+
 
 class RequestStatus(models.TextChoices):
     AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
@@ -113,7 +115,12 @@ def new_client_token() -> str:
     return str(uuid.uuid4())
 
 
-class Request(models.Model):
+class AwsRequest(models.Model):
+    """One request a person (or a script) made to run an AWS operation: history and work queue.
+
+    Its status changes only through ``integrations.lifecycle``, each change a compare-and-set.
+    """
+
     service = models.CharField(max_length=64)
     operation = models.CharField(max_length=128)
     parameters = models.JSONField(help_text="The API parameters as submitted, without the client token.")
@@ -144,6 +151,7 @@ class Request(models.Model):
 
     class Meta:
         ordering = ("-created_at", "-id")
+        verbose_name = "AWS request"
         permissions = [
             ("view_all_requests", "Can view every user's requests"),
             ("view_sensitive_parameters", "Can view sensitive parameters (payloads)"),
@@ -170,7 +178,7 @@ class Request(models.Model):
 
     @property
     def operation_key(self) -> str:
-        return f"{self.service}/{self.operation}"
+        return operation_key(self.service, self.operation)
 
     @property
     def is_finished(self) -> bool:
@@ -187,7 +195,7 @@ class AttemptOutcome(models.TextChoices):
 
 
 class Attempt(models.Model):
-    request = models.ForeignKey(Request, on_delete=models.PROTECT, related_name="attempts")
+    request = models.ForeignKey(AwsRequest, on_delete=models.PROTECT, related_name="attempts")
     number = models.PositiveIntegerField()
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -211,7 +219,7 @@ class Attempt(models.Model):
 class ApprovalDecision(models.Model):
     """Who approved or rejected a request, when and why: part of the audit, never changed."""
 
-    request = models.OneToOneField(Request, on_delete=models.PROTECT, related_name="decision")
+    request = models.OneToOneField(AwsRequest, on_delete=models.PROTECT, related_name="decision")
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     approved = models.BooleanField()
     reason = models.TextField(blank=True)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
+from django.http import Http404
 
-from integrations.awsmodel import operation_model, redact_sensitive
-from integrations.operations import Operation, all_operations
+from awsmodel.redaction import redact_sensitive
+from operations import Operation, all_operations, get_operation
 
 APP = "integrations"
 VIEW_ALL = f"{APP}.view_all_requests"
@@ -23,7 +24,16 @@ OPERATORS, AUDITORS, APPROVERS, ADMINISTRATORS = "Operators", "Auditors", "Appro
 
 
 def run_codename(operation: Operation) -> str:
-    return f"run_{operation.service}_{operation.name}".lower().replace("-", "_")
+    """The run permission's codename: the operation's key, e.g. ``run_appfabric/CreateIngestion``."""
+    return f"run_{operation.key}"
+
+
+def operation_or_404(key: str) -> Operation:
+    """The registered operation called ``key``; a 404 for anything else."""
+    try:
+        return get_operation(key)
+    except LookupError:
+        raise Http404(f"No operation {key}") from None
 
 
 def can_run(user, operation: Operation) -> bool:
@@ -46,15 +56,15 @@ def shown_parameters(request, may_see_sensitive: bool) -> dict:
     size and digest unless the reader may see them."""
     if may_see_sensitive:
         return request.parameters
-    shape = operation_model(request.service, request.operation).input_shape
+    shape = get_operation(request.operation_key).model.input_shape
     return redact_sensitive(shape, request.parameters)
 
 
 def sync_permissions_and_groups(**kwargs: object) -> None:
     """Create a run permission per registered operation and give the built-in groups theirs."""
-    from integrations.models import Request
+    from integrations.models import AwsRequest
 
-    request_type = ContentType.objects.get_for_model(Request)
+    request_type = ContentType.objects.get_for_model(AwsRequest)
     run = [
         Permission.objects.update_or_create(
             content_type=request_type, codename=run_codename(op), defaults={"name": f"Can run {op.title}"[:255]}
@@ -71,14 +81,14 @@ def sync_permissions_and_groups(**kwargs: object) -> None:
             "view_all_requests",
             "view_sensitive_parameters",
             "export_requests",
-            "view_request",
+            "view_awsrequest",
             "view_attempt",
             "view_approvaldecision",
         ),
         APPROVERS: perms("approve_request", "view_all_requests"),
         ADMINISTRATORS: perms(
             "view_all_requests",
-            "view_request",
+            "view_awsrequest",
             "view_attempt",
             "view_approvaldecision",
             "add_awstarget",

@@ -27,8 +27,8 @@ from django.utils import timezone
 from integrations import retry_policy
 from integrations.aws_clients import get_client
 from integrations.aws_errors import Failure, classify
-from integrations.models import ApprovalRule, Attempt, AttemptOutcome, AwsTarget, Request, RequestStatus
-from integrations.operations import Operation, get_operation
+from integrations.models import ApprovalRule, Attempt, AttemptOutcome, AwsRequest, AwsTarget, RequestStatus
+from operations import Operation, get_operation
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +37,13 @@ HANDOFF_GRACE = dt.timedelta(seconds=5)
 SWEEP_BATCH = 100
 
 
-def submit(operation: Operation, params: dict, user, target: AwsTarget, idempotency_key: str | None = None) -> Request:
+def submit(
+    operation: Operation, params: dict, user, target: AwsTarget, idempotency_key: str | None = None
+) -> AwsRequest:
     """Record a request and, unless it needs approval, hand it to a worker after the commit."""
     needs_approval = ApprovalRule.applies(operation.key, target)
     with transaction.atomic():
-        request = Request.objects.create(
+        request = AwsRequest.objects.create(
             service=operation.service,
             operation=operation.name,
             parameters=params,
@@ -67,7 +69,7 @@ def dispatch(request_id: int, countdown: float | None = None) -> bool:
     except Exception:  # any broker or transport failure; the row stays the source of truth
         logger.warning("Could not enqueue request %s; the sweeper will retry", request_id, exc_info=True)
         return False
-    Request.objects.filter(pk=request_id).update(enqueued_at=timezone.now())
+    AwsRequest.objects.filter(pk=request_id).update(enqueued_at=timezone.now())
     return True
 
 
@@ -91,13 +93,13 @@ def execute(request_id: int, worker: str = "") -> str:
     claim = uuid.uuid4()
     lease = dt.timedelta(seconds=settings.PORTAL_LEASE_SECONDS)
     claimed = (
-        Request.objects.filter(pk=request_id)
+        AwsRequest.objects.filter(pk=request_id)
         .filter(_claimable(now))
         .update(status=RequestStatus.RUNNING, claim_id=claim, lease_expires_at=now + lease, updated_at=now)
     )
     if not claimed:
         return _not_claimed(request_id, now)
-    request = Request.objects.select_related("target", "created_by").get(pk=request_id)
+    request = AwsRequest.objects.select_related("target", "created_by").get(pk=request_id)
     # A worker that stopped mid-call left its attempt open: AWS may or may not have acted on it.
     # The next attempt carries the same client token, so it returns that resource if it exists.
     request.attempts.filter(outcome=AttemptOutcome.IN_PROGRESS).update(
@@ -112,7 +114,7 @@ def execute(request_id: int, worker: str = "") -> str:
     attempt = Attempt.objects.create(
         request=request, number=number, started_at=now, client_token=request.client_token, worker=worker
     )
-    operation = get_operation(request.service, request.operation)
+    operation = get_operation(request.operation_key)
     kwargs = dict(request.parameters)
     if operation.token_member:
         kwargs[operation.token_member] = request.client_token
@@ -145,7 +147,7 @@ def _not_claimed(request_id: int, now: dt.datetime) -> str:
     worker dies) or a duplicate: look again when the lease runs out, so that a dead worker's
     request is taken over at once, without waiting for the sweeper.
     """
-    held = Request.objects.filter(pk=request_id, status=RequestStatus.RUNNING, lease_expires_at__gte=now)
+    held = AwsRequest.objects.filter(pk=request_id, status=RequestStatus.RUNNING, lease_expires_at__gte=now)
     lease_end = held.values_list("lease_expires_at", flat=True).first()
     if lease_end is None:
         return "not claimable"
@@ -153,7 +155,7 @@ def _not_claimed(request_id: int, now: dt.datetime) -> str:
     return "held by another worker; checking again when its lease ends"
 
 
-def _after_failure(request: Request, attempt: Attempt, claim: uuid.UUID, failure: Failure) -> str:
+def _after_failure(request: AwsRequest, attempt: Attempt, claim: uuid.UUID, failure: Failure) -> str:
     retry = failure.retryable and attempt.number < retry_policy.max_attempts()
     now = timezone.now()
     with transaction.atomic():
@@ -173,7 +175,7 @@ def _after_failure(request: Request, attempt: Attempt, claim: uuid.UUID, failure
             _finish(request, claim, failed=failure)
             return "failed"
         delay = retry_policy.backoff_seconds(attempt.number, failure.retry_after)
-        still_ours = Request.objects.filter(pk=request.pk, claim_id=claim).update(
+        still_ours = AwsRequest.objects.filter(pk=request.pk, claim_id=claim).update(
             status=RequestStatus.RETRYING,
             next_attempt_at=now + dt.timedelta(seconds=delay),
             lease_expires_at=None,
@@ -187,7 +189,7 @@ def _after_failure(request: Request, attempt: Attempt, claim: uuid.UUID, failure
 
 
 def _finish(
-    request: Request,
+    request: AwsRequest,
     claim: uuid.UUID,
     *,
     failed: Failure | None = None,
@@ -202,7 +204,7 @@ def _finish(
         )
     else:
         changes.update(status=RequestStatus.FAILED, error_code=failed.code, error_message=failed.message[:10_000])
-    Request.objects.filter(pk=request.pk, claim_id=claim).update(**changes)
+    AwsRequest.objects.filter(pk=request.pk, claim_id=claim).update(**changes)
 
 
 def stuck_requests(now: dt.datetime) -> Q:
@@ -222,12 +224,12 @@ def sweep(now: dt.datetime | None = None) -> list[int]:
     with transaction.atomic():
         # SKIP LOCKED: two sweepers (or a sweeper and a worker) never wait on, or take, one row.
         ids = list(
-            Request.objects.select_for_update(skip_locked=True)
+            AwsRequest.objects.select_for_update(skip_locked=True)
             .filter(stuck_requests(now))
             .order_by("created_at")
             .values_list("pk", flat=True)[:SWEEP_BATCH]
         )
-        Request.objects.filter(pk__in=ids).update(enqueued_at=now)
+        AwsRequest.objects.filter(pk__in=ids).update(enqueued_at=now)
     for request_id in ids:
         dispatch(request_id)
     if ids:

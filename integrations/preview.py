@@ -10,7 +10,7 @@ import shlex
 from botocore import xform_name
 from botocore.model import Shape
 
-from integrations.operations import Operation
+from operations import Operation
 
 TOKEN_PLACEHOLDER = "<created when the request is recorded>"
 SHOWN_SENSITIVE = 60

@@ -20,18 +20,19 @@ from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRedirect
 from integrations import approvals, history, pipeline, preview
 from integrations.error_help import explain
 from integrations.forms import FIELD, ROWS_ACTION, OperationForm, edit_rows, params_to_data
-from integrations.models import AwsTarget, Request, RequestStatus
-from integrations.operations import Operation, get_operation_or_404
+from integrations.models import AwsRequest, AwsTarget, RequestStatus
 from integrations.permissions import (
     APPROVE,
     EXPORT,
     VIEW_ALL,
     VIEW_SENSITIVE,
     can_run,
+    operation_or_404,
     runnable_operations,
     shown_parameters,
     visible_requests,
 )
+from operations import Operation, operation_key
 
 PAGE_SIZE = 25
 PREVIEW = "_preview"
@@ -59,7 +60,7 @@ class TargetForm(forms.Form):
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """What a person wants first: their recent requests, the last day at a glance, what failed."""
-    visible = visible_requests(request.user, Request.objects.select_related("created_by", "target"))
+    visible = visible_requests(request.user, AwsRequest.objects.select_related("created_by", "target"))
     since = timezone.now() - dt.timedelta(days=1)
     counts = dict(
         visible.filter(created_at__gte=since).values_list("status").annotate(n=Count("id")).values_list("status", "n")
@@ -106,7 +107,7 @@ def operation_form(request: HttpRequest, service: str, name: str) -> HttpRespons
 
     A POST without PREVIEW (the preview's Run, or a script) records it at once.
     """
-    operation = get_operation_or_404(service, name)
+    operation = operation_or_404(operation_key(service, name))
     targets = _allowed_targets(request, operation)
     if request.method == "GET":
         return _form_page(request, operation, OperationForm(operation), TargetForm(targets), targets)
@@ -142,7 +143,7 @@ def operation_form(request: HttpRequest, service: str, name: str) -> HttpRespons
 @require_POST
 def operation_validate(request: HttpRequest, service: str, name: str) -> HttpResponse:
     """One field checked as the person leaves it, by the same rules as on submit."""
-    operation = get_operation_or_404(service, name)
+    operation = operation_or_404(operation_key(service, name))
     _allowed_targets(request, operation)
     form = OperationForm(operation, request.POST)
     node = form.find(request.POST.get(FIELD, ""))
@@ -155,7 +156,7 @@ def operation_validate(request: HttpRequest, service: str, name: str) -> HttpRes
 def request_again(request: HttpRequest, pk: int) -> HttpResponse:
     """Run again: the request's form filled with its parameters; a new client token when run."""
     recorded = _visible_request_or_404(request, pk)
-    operation = get_operation_or_404(recorded.service, recorded.operation)
+    operation = operation_or_404(recorded.operation_key)
     targets = _allowed_targets(request, operation)
     form = OperationForm(operation, initial=params_to_data(operation, recorded.parameters))
     target_form = TargetForm(targets, initial={"target": recorded.target_id})
@@ -194,8 +195,8 @@ def request_export(request: HttpRequest, fmt: str) -> StreamingHttpResponse:
     return response
 
 
-def _visible_request_or_404(request: HttpRequest, pk: int) -> Request:
-    requests = visible_requests(request.user, Request.objects.select_related("created_by", "target"))
+def _visible_request_or_404(request: HttpRequest, pk: int) -> AwsRequest:
+    requests = visible_requests(request.user, AwsRequest.objects.select_related("created_by", "target"))
     return get_object_or_404(requests, pk=pk)
 
 
@@ -203,7 +204,7 @@ def _visible_request_or_404(request: HttpRequest, pk: int) -> Request:
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     recorded = _visible_request_or_404(request, pk)
     parameters = shown_parameters(recorded, request.user.has_perm(VIEW_SENSITIVE))
-    operation = get_operation_or_404(recorded.service, recorded.operation)
+    operation = operation_or_404(recorded.operation_key)
     context = {
         "req": recorded,
         "operation": operation,
@@ -227,7 +228,7 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm(APPROVE):
         raise PermissionDenied("You may not approve requests.")
     waiting = (
-        Request.objects.filter(status=RequestStatus.AWAITING_APPROVAL)
+        AwsRequest.objects.filter(status=RequestStatus.AWAITING_APPROVAL)
         .exclude(created_by=request.user)
         .select_related("created_by", "target")
         .order_by("created_at")

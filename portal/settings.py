@@ -49,6 +49,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "integrations",
 ]
+if not PRODUCTION:
+    # The local AWS sandbox and the development helpers (a development and test tool).
+    INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

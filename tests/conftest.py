@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from botocore.config import Config
 
-from integrations.sandbox.server import running_sandbox
+from sandbox.server import running_sandbox
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "AKIDSANDBOXTEST", "aws_secret_access_key": "sandbox-secret"}
 

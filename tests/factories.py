@@ -7,9 +7,9 @@ import itertools
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from integrations.models import AwsTarget, Request
-from integrations.operations import get_operation
+from integrations.models import AwsRequest, AwsTarget
 from integrations.permissions import OPERATORS
+from operations import get_operation
 
 _counter = itertools.count(1)
 PASSWORD = "correct horse battery staple"
@@ -66,10 +66,12 @@ def form_post(data: dict, target: AwsTarget | None = None) -> dict:
     return {"target": str((target or default_target()).pk), **data}
 
 
-def make_request(operation: tuple[str, str] = ("appfabric", "CreateIngestion"), user=None, **fields) -> Request:
-    op = get_operation(*operation)
-    fields.setdefault("parameters", ingestion_params() if operation[0] == "appfabric" else {})
+def make_request(operation: str = "appfabric/CreateIngestion", user=None, **fields) -> AwsRequest:
+    op = get_operation(operation)
+    fields.setdefault("parameters", ingestion_params() if op.service == "appfabric" else {})
     fields.setdefault("target", default_target())
     fields.setdefault("account_id", fields["target"].account_id)
     fields.setdefault("region", fields["target"].region)
-    return Request.objects.create(service=op.service, operation=op.name, created_by=user or make_operator(), **fields)
+    return AwsRequest.objects.create(
+        service=op.service, operation=op.name, created_by=user or make_operator(), **fields
+    )

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
+import collections
+
 import pytest
 
-from integrations.awsmodel import (
-    Violation,
-    compiled_pattern,
-    describe,
-    format_path,
-    idempotency_token_member,
-    operation_model,
-    validate,
-)
+from awsmodel.constraints import Violation, compiled_pattern, describe, validate
+from awsmodel.shapes import format_path, idempotency_token_member, operation_model
+from awsmodel.words import PATTERN_WORDS
+from operations import all_operations
 
 INGESTION = operation_model("appfabric", "CreateIngestion").input_shape
 EVENT = operation_model("supplychain", "SendDataIntegrationEvent").input_shape
@@ -20,6 +17,9 @@ DATA_INTEGRATION = operation_model("appintegrations", "CreateDataIntegration").i
 SNAPSHOT_JOB = operation_model("partnercentral-selling", "CreateResourceSnapshotJob").input_shape
 CONNECTOR = operation_model("appflow", "RegisterConnector").input_shape
 LIST_INGESTIONS = operation_model("appfabric", "ListIngestions").input_shape
+
+# The shared words and every operation's own, as the forms read them.
+WORDS = collections.ChainMap(*(op.words for op in all_operations()), PATTERN_WORDS)
 
 TAG_KEY = SNAPSHOT_JOB.members["Tags"].member.members["Key"]
 TAG_VALUE = SNAPSHOT_JOB.members["Tags"].member.members["Value"]
@@ -261,7 +261,7 @@ def test_format_path_writes_paths_as_in_aws_error_messages(path, text):
     ids=lambda v: getattr(v, "name", None),
 )
 def test_describe_puts_a_constraint_in_words(shape, text):
-    assert describe(shape) == text
+    assert describe(shape, WORDS) == text
 
 
 def test_the_idempotency_token_member_is_read_from_the_model():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from integrations.models import ApprovalDecision, Attempt, Request
+from integrations.models import ApprovalDecision, Attempt, AwsRequest
 
 
 class AttemptSerializer(serializers.ModelSerializer):
@@ -32,14 +32,14 @@ class RequestSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api-request-detail")
 
     class Meta:
-        model = Request
+        model = AwsRequest
         fields = (
             "id", "url", "operation", "status", "created_by", "created_at", "target", "account_id", "region",
             "client_token", "parameters", "resource_id", "response", "error_code", "error_message",
             "finished_at",
         )  # fmt: skip
 
-    def get_parameters(self, request: Request) -> dict:
+    def get_parameters(self, request: AwsRequest) -> dict:
         # Sensitive members are redacted unless the reader may see them (set by the view).
         return self.context["parameters_for"](request)
 

@@ -13,6 +13,7 @@ from rest_framework.request import Request as ApiRequest
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from awsmodel.schema import json_schema
 from integrations import history, pipeline
 from integrations.api.serializers import (
     ErrorsSerializer,
@@ -21,11 +22,17 @@ from integrations.api.serializers import (
     RequestSerializer,
     SubmitSerializer,
 )
-from integrations.awsmodel import json_schema
-from integrations.models import AwsTarget, Request
-from integrations.operations import Operation, get_operation_or_404
-from integrations.permissions import VIEW_SENSITIVE, can_run, runnable_operations, shown_parameters, visible_requests
-from integrations.validation import check_parameters
+from integrations.models import AwsRequest, AwsTarget
+from integrations.permissions import (
+    VIEW_SENSITIVE,
+    can_run,
+    operation_or_404,
+    runnable_operations,
+    shown_parameters,
+    visible_requests,
+)
+from operations import Operation, operation_key
+from operations.checks import check_parameters
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 HISTORY_PARAMETERS = [
@@ -89,7 +96,7 @@ class SubmitView(APIView):
         summary="Record a request (validated like the form), to run as soon as a worker takes it",
     )
     def post(self, request: ApiRequest, service: str, name: str) -> Response:
-        operation = get_operation_or_404(service, name)
+        operation = operation_or_404(operation_key(service, name))
         if not can_run(request.user, operation):
             raise PermissionDenied("You may not run this operation.")
         body = SubmitSerializer(data=request.data)
@@ -101,7 +108,7 @@ class SubmitView(APIView):
         params = body.validated_data["parameters"]
         key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()[:255] or None
         if key:
-            earlier = Request.objects.filter(created_by=request.user, idempotency_key=key).first()
+            earlier = AwsRequest.objects.filter(created_by=request.user, idempotency_key=key).first()
             if earlier is not None:
                 return self._replay(request, earlier, operation, target, params)
         violations = check_parameters(operation, params, strict=True)
@@ -115,11 +122,11 @@ class SubmitView(APIView):
                 recorded = pipeline.submit(operation, params, request.user, target, idempotency_key=key)
         except IntegrityError:
             # The same key, posted twice at once: the other POST recorded it first.
-            earlier = get_object_or_404(Request, created_by=request.user, idempotency_key=key)
+            earlier = get_object_or_404(AwsRequest, created_by=request.user, idempotency_key=key)
             return self._replay(request, earlier, operation, target, params)
         return Response(self._serialize(request, recorded), status=status.HTTP_201_CREATED)
 
-    def _replay(self, request, earlier: Request, operation: Operation, target: AwsTarget, params: dict) -> Response:
+    def _replay(self, request, earlier: AwsRequest, operation: Operation, target: AwsTarget, params: dict) -> Response:
         # The whole body must match: a retry that leaves a member out is a different request too.
         same = (earlier.operation_key, earlier.target_id, earlier.parameters) == (operation.key, target.pk, params)
         if not same:
@@ -129,7 +136,7 @@ class SubmitView(APIView):
             )
         return Response(self._serialize(request, earlier), status=status.HTTP_200_OK)
 
-    def _serialize(self, request: ApiRequest, recorded: Request) -> dict:
+    def _serialize(self, request: ApiRequest, recorded: AwsRequest) -> dict:
         context = {"request": request, "parameters_for": _parameters_for(request.user)}
         return RequestDetailSerializer(recorded, context=context).data
 
@@ -153,7 +160,7 @@ class RequestDetailView(generics.RetrieveAPIView):
     serializer_class = RequestDetailSerializer
 
     def get_queryset(self):
-        return visible_requests(self.request.user, Request.objects.select_related("created_by", "target"))
+        return visible_requests(self.request.user, AwsRequest.objects.select_related("created_by", "target"))
 
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "parameters_for": _parameters_for(self.request.user)}

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from integrations.models import Request
+from integrations.models import AwsRequest
 from tests.browser.conftest import check_accessibility, sign_in
 from tests.browser.forms import expect_values, field, fill_form, type_into
 from tests.factories import make_operator
@@ -48,7 +48,7 @@ def test_an_error_appears_beside_a_field_as_soon_as_it_is_left_with_a_bad_value(
     # Only the field left is judged: the untouched required fields show nothing yet.
     expect(page.locator("#operation-form .errors")).to_have_count(1)
     assert_same_page(page)
-    assert Request.objects.count() == 0
+    assert AwsRequest.objects.count() == 0
     check_accessibility(page, "form-inline-error")
 
     field(page, "appBundleIdentifier").fill(BUNDLE)
@@ -72,7 +72,7 @@ def test_a_refused_submit_keeps_every_typed_value_and_says_what_is_wrong(signed_
     expect(page.locator("#field-Name").get_by_role("alert")).to_have_text("Enter letters, digits and / . _ -.")
     expect(page.locator("#preview-boto3")).to_have_count(0)
     expect_values(page, {**typed, "KmsKey": ""})
-    assert Request.objects.count() == 0
+    assert AwsRequest.objects.count() == 0
     check_accessibility(page, "form-refused")
 
     # Corrected, it goes through to the preview.
@@ -127,4 +127,4 @@ def test_rows_added_and_removed_keep_what_was_typed_and_survive_the_preview(sign
     expect(page.get_by_role("button", name="Preview the call")).to_be_visible()
     expect_values(page, {**kept, "appBundleIdentifier": BUNDLE, "app": "SLACK", "ingestionType": "auditLog"})
     expect(rows).to_have_count(2)
-    assert Request.objects.count() == 0
+    assert AwsRequest.objects.count() == 0

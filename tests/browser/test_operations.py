@@ -7,8 +7,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from integrations.models import Request, RequestStatus
-from integrations.operations import get_operation
+from integrations.models import AwsRequest, RequestStatus
+from operations import get_operation
 from tests.browser.conftest import check_accessibility, sign_in
 from tests.browser.forms import expect_values, fill_form
 from tests.factories import make_operator
@@ -19,7 +19,7 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 @pytest.mark.parametrize("key", sorted(FORMS))
 def test_a_person_fills_previews_and_runs_each_operation_then_runs_it_again(key, page: Page, running_worker, sandbox):
-    operation = get_operation(*key.split("/"))
+    operation = get_operation(key)
     slug = key.replace("/", "-")
     values = FORMS[key]
     make_operator("olivia")
@@ -64,7 +64,7 @@ def test_a_person_fills_previews_and_runs_each_operation_then_runs_it_again(key,
     assert page.evaluate("() => window.__landedOnRequestPage === true"), "the request page was reloaded"
     assert navigations == []
 
-    done = Request.objects.get(pk=pk)
+    done = AwsRequest.objects.get(pk=pk)
     assert done.status == RequestStatus.SUCCEEDED
     assert done.created_by.username == "olivia"
     [resource] = sandbox.state.resources

@@ -6,9 +6,9 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from integrations.models import ApprovalRule, Request, RequestStatus
-from integrations.operations import all_operations
+from integrations.models import ApprovalRule, AwsRequest, RequestStatus
 from integrations.permissions import APPROVERS
+from operations import all_operations
 from tests.browser.conftest import check_accessibility, sign_in
 from tests.factories import PASSWORD, default_target, ingestion_params, make_operator, make_request, make_user
 
@@ -36,7 +36,7 @@ def test_an_operators_pages_home_operations_history_with_filters_and_a_failed_re
     olivia = make_operator("olivia")
     succeeded = make_request(user=olivia, status=RequestStatus.SUCCEEDED, resource_id=ARN)
     failed = make_request(
-        ("supplychain", "SendDataIntegrationEvent"),
+        "supplychain/SendDataIntegrationEvent",
         user=olivia,
         status=RequestStatus.FAILED,
         error_code="ValidationException",
@@ -83,7 +83,7 @@ def test_an_operators_pages_home_operations_history_with_filters_and_a_failed_re
     expect(status.get_by_role("alert")).to_contain_text("ValidationException")
     expect(status.get_by_role("alert")).to_contain_text("AWS refused a parameter value")
     check_accessibility(page, "request-failed")
-    assert Request.objects.get(pk=succeeded.pk).status == RequestStatus.SUCCEEDED
+    assert AwsRequest.objects.get(pk=succeeded.pk).status == RequestStatus.SUCCEEDED
 
 
 def test_an_approvers_pages_and_an_approval_that_runs_without_a_reload(page: Page, running_worker, sandbox):
@@ -109,7 +109,7 @@ def test_an_approvers_pages_and_an_approval_that_runs_without_a_reload(page: Pag
     page.evaluate("() => { window.__samePage = true; }")
     expect(page.locator("#request-status-badge")).to_have_text("Succeeded", timeout=30_000)
     assert page.evaluate("() => window.__samePage === true"), "the request page was reloaded"
-    done = Request.objects.get(pk=waiting.pk)
+    done = AwsRequest.objects.get(pk=waiting.pk)
     expect(page.locator("#resource-id")).to_have_text(done.resource_id)
     [resource] = sandbox.state.resources
     assert resource["id"] == done.resource_id

@@ -21,11 +21,11 @@ from integrations.models import (
     ApprovalRule,
     Attempt,
     AttemptOutcome,
-    Request,
+    AwsRequest,
     RequestStatus,
 )
-from integrations.operations import all_operations
 from integrations.permissions import APPROVERS, AUDITORS, OPERATORS
+from operations import all_operations
 from tests.factories import default_target, ingestion_params, make_operator, make_request, make_target, make_user
 
 INGESTION = "appfabric/CreateIngestion"
@@ -132,7 +132,7 @@ def test_the_parameters_schema_lists_the_required_members_and_the_constraints(ap
 def test_the_operations_list_holds_only_what_the_user_may_run(client, db):
     default_target()
     appflow_only = make_user("appflow-only")
-    appflow_only.user_permissions.add(Permission.objects.get(codename="run_appflow_registerconnector"))
+    appflow_only.user_permissions.add(Permission.objects.get(codename="run_appflow/RegisterConnector"))
 
     assert [op["key"] for op in Api(client, appflow_only).get("/api/operations/").json()] == [
         "appflow/RegisterConnector"
@@ -149,7 +149,7 @@ def test_a_valid_submit_records_a_queued_request_and_answers_with_it(api, operat
     response = api.submit(params)
 
     assert response.status_code == 201
-    [recorded] = Request.objects.all()
+    [recorded] = AwsRequest.objects.all()
     body = response.json()
     assert body["id"] == recorded.pk
     assert body["url"] == f"http://testserver/api/requests/{recorded.pk}/"
@@ -171,7 +171,7 @@ def test_a_submit_that_needs_approval_waits_for_it(api):
 
     assert response.status_code == 201
     assert response.json()["status"] == RequestStatus.AWAITING_APPROVAL
-    assert Request.objects.get().status == RequestStatus.AWAITING_APPROVAL
+    assert AwsRequest.objects.get().status == RequestStatus.AWAITING_APPROVAL
 
 
 def test_two_submits_get_two_requests_with_different_client_tokens(api):
@@ -180,7 +180,7 @@ def test_two_submits_get_two_requests_with_different_client_tokens(api):
     assert (first.status_code, second.status_code) == (201, 201)
     assert first.json()["id"] != second.json()["id"]
     assert first.json()["client_token"] != second.json()["client_token"]
-    assert Request.objects.count() == 2
+    assert AwsRequest.objects.count() == 2
 
 
 INVALID = {
@@ -213,7 +213,7 @@ def test_an_invalid_submit_answers_400_with_the_errors_per_path_and_records_noth
     assert set(errors) == {path}
     assert all(isinstance(m, str) for m in errors[path])
     assert any(words in m for m in errors[path]), errors
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 def test_a_documented_rule_is_enforced_like_on_the_form(api):
@@ -223,7 +223,7 @@ def test_a_documented_rule_is_enforced_like_on_the_form(api):
 
     assert response.status_code == 400
     assert response.json() == {"errors": {"datasetTarget": ["is required when eventType is scn.data.dataset"]}}
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 def test_every_error_is_reported_at_once(api):
@@ -247,14 +247,14 @@ def test_a_malformed_body_answers_400(api, body, field):
 
     assert response.status_code == 400
     assert set(response.json()["errors"]) == {field}
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 def test_a_body_that_is_not_json_answers_400(api):
     response = api.client.post(SUBMIT, "{not json", content_type="application/json", headers=api.headers)
 
     assert response.status_code == 400
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 def raw_submit(api: Api, parameters: str, operation: str = EVENT):
@@ -271,7 +271,7 @@ def test_a_number_json_cannot_hold_is_refused_not_recorded(api):
 
     assert response.status_code == 400
     assert response.json() == {"errors": {"eventTimestamp": ["must be a finite number"]}}
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
@@ -279,7 +279,7 @@ def test_a_non_json_number_literal_is_refused(api, literal):
     response = raw_submit(api, json.dumps(event_params(eventTimestamp=1)).replace(": 1", f": {literal}"))
 
     assert response.status_code == 400
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 def test_a_nul_character_is_refused_like_on_the_form(api):
@@ -287,7 +287,7 @@ def test_a_nul_character_is_refused_like_on_the_form(api):
 
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["tenantId"]
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 @pytest.mark.parametrize("depth", [900, 100_000])
@@ -295,7 +295,7 @@ def test_a_body_nested_too_deep_is_a_400(api, depth):
     response = raw_submit(api, '{"tags": ' + "[" * depth + "]" * depth + "}", operation=INGESTION)
 
     assert response.status_code == 400
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 def test_an_operation_the_user_may_not_run_is_forbidden_even_with_an_invalid_body(client, db):
@@ -306,7 +306,7 @@ def test_an_operation_the_user_may_not_run_is_forbidden_even_with_an_invalid_bod
 
     assert (valid.status_code, invalid.status_code) == (403, 403)
     assert "errors" not in invalid.json()
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 @pytest.mark.parametrize("target", ["elsewhere", "nowhere", "retired", ""])
@@ -317,13 +317,13 @@ def test_a_target_the_user_may_not_use_is_forbidden(api, target):
     response = api.submit(ingestion_params(), target=target)
 
     assert response.status_code == (400 if target == "" else 403)
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 def test_an_unknown_operation_is_not_found(api):
     assert api.submit(ingestion_params(), operation="appfabric/DeleteIngestion").status_code == 404
     assert api.submit(ingestion_params(), operation="nosuchservice/CreateIngestion").status_code == 404
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 # --- idempotency ---------------------------------------------------------------------------------
@@ -336,13 +336,13 @@ def test_a_retried_post_with_the_same_key_returns_the_first_request(api):
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json()["id"] == first.json()["id"]
     assert again.json()["client_token"] == first.json()["client_token"]
-    [recorded] = Request.objects.all()
+    [recorded] = AwsRequest.objects.all()
     assert recorded.idempotency_key == "order-42"
 
 
 def test_a_replay_answers_with_the_requests_current_state(api):
     first = api.submit(ingestion_params(), key="order-42").json()
-    Request.objects.filter(pk=first["id"]).update(status=RequestStatus.SUCCEEDED, resource_id=ARN)
+    AwsRequest.objects.filter(pk=first["id"]).update(status=RequestStatus.SUCCEEDED, resource_id=ARN)
 
     again = api.submit(ingestion_params(), key="order-42")
 
@@ -370,7 +370,7 @@ def test_the_same_key_with_a_different_request_is_a_conflict(api, operator, firs
 
     assert response.status_code == 409
     assert set(response.json()["errors"]) == {"Idempotency-Key"}
-    assert Request.objects.count() == 1
+    assert AwsRequest.objects.count() == 1
 
 
 def test_a_key_is_one_users_own(client, operator, api):
@@ -388,15 +388,15 @@ def test_a_refused_post_does_not_use_up_its_key(api):
     response = api.submit(ingestion_params(), key="order-42")
 
     assert response.status_code == 201
-    assert Request.objects.get().idempotency_key == "order-42"
+    assert AwsRequest.objects.get().idempotency_key == "order-42"
 
 
 def test_without_a_key_every_post_is_a_new_request(api):
     api.submit(ingestion_params())
     api.submit(ingestion_params())
 
-    assert Request.objects.count() == 2
-    assert not Request.objects.exclude(idempotency_key=None).exists()
+    assert AwsRequest.objects.count() == 2
+    assert not AwsRequest.objects.exclude(idempotency_key=None).exists()
 
 
 # --- one request ---------------------------------------------------------------------------------
@@ -463,7 +463,7 @@ def test_the_history_lists_newest_first_with_a_count(api, operator):
     made = [make_request(user=operator) for _ in range(3)]
     now = timezone.now()
     for age, r in zip((3, 2, 1), made, strict=True):
-        Request.objects.filter(pk=r.pk).update(created_at=now - dt.timedelta(minutes=age))
+        AwsRequest.objects.filter(pk=r.pk).update(created_at=now - dt.timedelta(minutes=age))
 
     response = api.get("/api/requests/")
 
@@ -485,7 +485,7 @@ def test_the_history_is_paginated(api, operator):
 def test_the_history_filters_by_operation_and_status(api, operator):
     ingestion = make_request(user=operator)
     failed = make_request(user=operator, status=RequestStatus.FAILED)
-    event = make_request(("supplychain", "SendDataIntegrationEvent"), user=operator, parameters=event_params())
+    event = make_request("supplychain/SendDataIntegrationEvent", user=operator, parameters=event_params())
 
     assert ids(api.get("/api/requests/", {"operation": EVENT})) == [event.pk]
     assert set(ids(api.get("/api/requests/", {"operation": INGESTION}))) == {ingestion.pk, failed.pk}
@@ -511,8 +511,8 @@ def test_the_history_filters_by_target(api, operator):
 
 def test_the_history_filters_by_date(api, operator):
     old, new = make_request(user=operator), make_request(user=operator)
-    Request.objects.filter(pk=old.pk).update(created_at=dt.datetime(2025, 3, 1, 12, tzinfo=dt.UTC))
-    Request.objects.filter(pk=new.pk).update(created_at=dt.datetime(2025, 3, 5, 12, tzinfo=dt.UTC))
+    AwsRequest.objects.filter(pk=old.pk).update(created_at=dt.datetime(2025, 3, 1, 12, tzinfo=dt.UTC))
+    AwsRequest.objects.filter(pk=new.pk).update(created_at=dt.datetime(2025, 3, 5, 12, tzinfo=dt.UTC))
 
     assert ids(api.get("/api/requests/", {"created_from": "2025-03-02"})) == [new.pk]
     assert ids(api.get("/api/requests/", {"created_to": "2025-03-02"})) == [old.pk]
@@ -548,7 +548,7 @@ def assert_redacted(value: str) -> None:
 
 
 def test_an_operator_reads_sensitive_data_only_as_its_size_and_digest(api, operator):
-    recorded = make_request(("supplychain", "SendDataIntegrationEvent"), user=operator, parameters=event_params())
+    recorded = make_request("supplychain/SendDataIntegrationEvent", user=operator, parameters=event_params())
 
     detail = api.get(f"/api/requests/{recorded.pk}/")
     listed = api.get("/api/requests/")
@@ -566,11 +566,11 @@ def test_a_submit_answers_with_the_data_redacted_but_records_it_whole(api):
     assert response.status_code == 201
     assert "PO-SECRET-4711" not in response.content.decode()
     assert_redacted(response.json()["parameters"]["data"])
-    assert Request.objects.get().parameters["data"] == PAYLOAD
+    assert AwsRequest.objects.get().parameters["data"] == PAYLOAD
 
 
 def test_an_auditor_reads_sensitive_data_whole(auditor_api):
-    recorded = make_request(("supplychain", "SendDataIntegrationEvent"), parameters=event_params())
+    recorded = make_request("supplychain/SendDataIntegrationEvent", parameters=event_params())
 
     assert auditor_api.get(f"/api/requests/{recorded.pk}/").json()["parameters"]["data"] == PAYLOAD
     assert auditor_api.get("/api/requests/").json()["results"][0]["parameters"]["data"] == PAYLOAD
@@ -646,7 +646,7 @@ def test_an_unauthenticated_call_answers_401_not_a_sign_in_page(client, db, meth
     if path != "/api/schema/":
         assert response["Content-Type"].startswith("application/json")
     assert b"detail" in response.content
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 def test_a_token_of_a_deactivated_user_is_refused(client, operator):

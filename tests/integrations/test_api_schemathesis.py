@@ -19,8 +19,8 @@ from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from integrations.models import Request
-from integrations.operations import all_operations
+from integrations.models import AwsRequest
+from operations import all_operations
 from tests.factories import make_operator, make_request
 
 MAX_EXAMPLES = 25
@@ -110,6 +110,6 @@ def test_no_generated_submit_to_a_real_operation_is_a_server_error(api_schema, a
 
     run()
     # Whatever was recorded was recorded as the operator, in the sandbox.
-    assert set(Request.objects.values_list("created_by__username", "target__name").distinct()) == {
+    assert set(AwsRequest.objects.values_list("created_by__username", "target__name").distinct()) == {
         ("operator", "sandbox")
     }

@@ -13,9 +13,9 @@ from django.test import Client
 from django.utils import timezone
 
 from integrations import approvals, pipeline
-from integrations.models import ApprovalDecision, ApprovalRule, Request, RequestStatus
-from integrations.operations import get_operation
+from integrations.models import ApprovalDecision, ApprovalRule, AwsRequest, RequestStatus
 from integrations.permissions import APPROVERS, OPERATORS
+from operations import get_operation
 from tests.factories import default_target, form_post, ingestion_form_data, ingestion_params, make_target, make_user
 from tests.integrations.conftest import wait_for
 
@@ -55,21 +55,21 @@ def approver_client(approver):
     return other
 
 
-def submit(client, target=None) -> Request:
+def submit(client, target=None) -> AwsRequest:
     response = client.post(FORM_URL, form_post(ingestion_form_data(), target))
     assert response.status_code == 302, response.content.decode()[:2000]
-    return Request.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
+    return AwsRequest.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
 
 
-def decide(client, request: Request, decision: str, reason: str = ""):
+def decide(client, request: AwsRequest, decision: str, reason: str = ""):
     return client.post(f"/requests/{request.pk}/decide/", {"decision": decision, "reason": reason}, follow=True)
 
 
-def status(request: Request) -> str:
-    return Request.objects.values_list("status", flat=True).get(pk=request.pk)
+def status(request: AwsRequest) -> str:
+    return AwsRequest.objects.values_list("status", flat=True).get(pk=request.pk)
 
 
-def assert_nothing_reaches_the_sandbox(sandbox, request: Request, expected_status: str) -> None:
+def assert_nothing_reaches_the_sandbox(sandbox, request: AwsRequest, expected_status: str) -> None:
     """For QUIET_SECONDS, while a real worker runs: no call, and the request does not move."""
     deadline = time.monotonic() + QUIET_SECONDS
     while time.monotonic() < deadline:
@@ -80,8 +80,8 @@ def assert_nothing_reaches_the_sandbox(sandbox, request: Request, expected_statu
     assert not request.attempts.exists()
 
 
-def finished(request: Request) -> Request | None:
-    fresh = Request.objects.get(pk=request.pk)
+def finished(request: AwsRequest) -> AwsRequest | None:
+    fresh = AwsRequest.objects.get(pk=request.pk)
     return fresh if fresh.is_finished else None
 
 
@@ -208,7 +208,7 @@ def test_a_rejection_is_final_recorded_and_never_reaches_the_sandbox(
 
     after = timezone.now()
     assert f"Request #{request.pk} rejected." in messages_of(response)
-    rejected = Request.objects.get(pk=request.pk)
+    rejected = AwsRequest.objects.get(pk=request.pk)
     assert rejected.status == RequestStatus.REJECTED
     assert rejected.is_finished
     assert (rejected.error_code, rejected.error_message) == ("Rejected", "Not during the freeze.")
@@ -241,7 +241,7 @@ def test_a_rejection_is_final_recorded_and_never_reaches_the_sandbox(
     assert pipeline.sweep(timezone.now() + dt.timedelta(days=1)) == []
     assert pipeline.execute(request.pk) == "not claimable"
     assert list(sandbox.state.calls) == []
-    final = Request.objects.get(pk=request.pk)
+    final = AwsRequest.objects.get(pk=request.pk)
     assert (final.status, final.error_message, final.finished_at) == (
         RequestStatus.REJECTED,
         "Not during the freeze.",
@@ -253,8 +253,8 @@ def test_of_two_approvals_at_once_only_one_counts(client, requester, approver, s
     ApprovalRule.objects.create(operation=INGESTION)
     request = submit(client)
     # Both approvers loaded the request while it was waiting.
-    seen_by_first = Request.objects.get(pk=request.pk)
-    seen_by_second = Request.objects.get(pk=request.pk)
+    seen_by_first = AwsRequest.objects.get(pk=request.pk)
+    seen_by_second = AwsRequest.objects.get(pk=request.pk)
     second = make_user("second-approver", groups=(APPROVERS,))
 
     approvals.decide(seen_by_first, approver, approve=False, reason="no")
@@ -281,7 +281,7 @@ def test_the_approvals_queue_lists_others_waiting_requests_but_not_the_approvers
     rejected = submit(client)
     approvals.decide(rejected, approver, approve=False, reason="no")
     # The approver's own request waits for someone else.
-    own = pipeline.submit(get_operation("appfabric", "CreateIngestion"), ingestion_params(), approver, default_target())
+    own = pipeline.submit(get_operation("appfabric/CreateIngestion"), ingestion_params(), approver, default_target())
     assert own.status == RequestStatus.AWAITING_APPROVAL
 
     response = approver_client.get("/approvals/")

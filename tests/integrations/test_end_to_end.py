@@ -9,25 +9,25 @@ import pytest
 from django.urls import reverse
 
 from integrations import pipeline
-from integrations.models import AttemptOutcome, Request, RequestStatus
+from integrations.models import AttemptOutcome, AwsRequest, RequestStatus
 from tests.factories import form_post, ingestion_form_data, ingestion_params, make_request
 from tests.integrations.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FORM_URL = reverse("operation_form", args=["appfabric", "CreateIngestion"])
-OPERATION = "appfabric.CreateIngestion"
+OPERATION = "appfabric/CreateIngestion"
 
 
-def finished(request_id: int) -> Request | None:
-    request = Request.objects.get(pk=request_id)
+def finished(request_id: int) -> AwsRequest | None:
+    request = AwsRequest.objects.get(pk=request_id)
     return request if request.is_finished else None
 
 
-def submit(client, **overrides) -> Request:
+def submit(client, **overrides) -> AwsRequest:
     response = client.post(FORM_URL, form_post(ingestion_form_data(**overrides)))
     assert response.status_code == 302, response.content.decode()[:2000]
-    return Request.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
+    return AwsRequest.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
 
 
 def test_a_submitted_form_succeeds_through_a_real_worker_with_the_sandbox_arn(signed_in, worker, sandbox):

@@ -7,8 +7,8 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from integrations.models import Request, RequestStatus
-from integrations.operations import all_operations
+from integrations.models import AwsRequest, RequestStatus
+from operations import all_operations
 from tests import processes
 from tests.factories import form_post
 from tests.integrations.conftest import wait_for
@@ -83,13 +83,13 @@ def test_each_operation_succeeds_through_a_real_worker_and_records_its_arn_or_id
     service, name = key.split("/")
     response = signed_in.post(reverse("operation_form", args=[service, name]), form_post(FORMS[key]))
     assert response.status_code == 302, response.content.decode()[:3000]
-    request = Request.objects.get()
+    request = AwsRequest.objects.get()
 
-    done = wait_for(lambda: Request.objects.filter(pk=request.pk, status__in=["succeeded", "failed"]).first())
+    done = wait_for(lambda: AwsRequest.objects.filter(pk=request.pk, status__in=["succeeded", "failed"]).first())
 
     assert done.status == RequestStatus.SUCCEEDED, (done.error_code, done.error_message)
     [resource] = sandbox.state.resources
-    assert resource["operation"] == f"{service}.{name}"
+    assert resource["operation"] == key
     assert resource["client_token"] == done.client_token
     assert done.resource_id == resource["id"]
     if service == "supplychain":
@@ -111,8 +111,8 @@ def test_the_supply_chain_payload_never_reaches_the_logs(signed_in, portal_env, 
         response = signed_in.post(reverse("operation_form", args=["supplychain", "SendDataIntegrationEvent"]),
                                   form_post(FORMS["supplychain/SendDataIntegrationEvent"]))  # fmt: skip
         assert response.status_code == 302
-        request = Request.objects.get()
-        done = wait_for(lambda: Request.objects.filter(pk=request.pk, status="succeeded").first())
+        request = AwsRequest.objects.get()
+        done = wait_for(lambda: AwsRequest.objects.filter(pk=request.pk, status="succeeded").first())
         assert SECRET in done.parameters["data"]  # stored for audit
     finally:
         worker.stop()

@@ -20,12 +20,11 @@ from botocore.model import Shape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integrations.awsmodel import _java_shorthands, validate
+from awsmodel.constraints import _java_shorthands, validate
 from integrations.forms import OperationForm, params_to_data
-from integrations.models import Request
-from integrations.operations import Operation, all_operations
-from integrations.rules import documented_rules
-from integrations.validation import SAMPLE_TOKEN
+from integrations.models import AwsRequest
+from operations import Operation, all_operations
+from operations.checks import SAMPLE_TOKEN
 from tests.factories import default_target, make_operator
 
 OPERATIONS = all_operations()
@@ -111,9 +110,7 @@ def structures(shape: Shape, depth: int = 0, skip: str | None = None) -> st.Sear
 
 def model_accepts(operation: Operation, params: dict) -> bool:
     candidate = {**params, operation.token_member: SAMPLE_TOKEN}
-    return not validate(operation.model.input_shape, candidate) and not documented_rules(
-        operation.service, operation.name, candidate
-    )
+    return not validate(operation.model.input_shape, candidate) and not operation.documented_rules(candidate)
 
 
 def _comparable(operation: Operation, params: dict, original: dict) -> dict:
@@ -149,12 +146,12 @@ def operator(db):
 def test_what_the_form_refuses_is_never_recorded(operation, data, client, operator):
     params = data.draw(structures(operation.model.input_shape, skip=operation.token_member), label="params")
     client.force_login(operator)
-    before = Request.objects.count()
+    before = AwsRequest.objects.count()
 
     data = {"target": str(default_target().pk), **params_to_data(operation, params)}
     response = client.post(f"/operations/{operation.service}/{operation.name}/", data)
 
-    recorded = Request.objects.count() - before
+    recorded = AwsRequest.objects.count() - before
     if model_accepts(operation, params):
         assert (response.status_code, recorded) == (302, 1)
     else:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from integrations.forms import ROWS_ACTION, OperationForm, edit_rows, params_to_data
-from integrations.operations import get_operation
-from integrations.rules import APPFABRIC_APPS as APPS
+from operations import get_operation
+from operations.appfabric import APPFABRIC_APPS as APPS
 from tests.factories import ingestion_form_data, ingestion_params
 
-INGESTION = get_operation("appfabric", "CreateIngestion")
+INGESTION = get_operation("appfabric/CreateIngestion")
 ARN = "arn:aws:appfabric:us-east-1:123456789012:appbundle/2b2b2b2b-1111-2222-3333-444444444444"
 
 

@@ -15,7 +15,7 @@ import time
 import pytest
 import requests as http
 
-from integrations.models import Request, RequestStatus
+from integrations.models import AwsRequest, RequestStatus
 from tests import processes
 from tests.factories import PASSWORD, form_post, ingestion_form_data
 from tests.integrations.conftest import wait_for
@@ -94,7 +94,7 @@ def test_a_submit_with_the_broker_down_records_the_request_and_answers_promptly(
 
     assert answer.status_code == 302, answer.text[:2000]
     assert seconds < SUBMIT_LIMIT_SECONDS, f"the submit took {seconds:.1f}s"
-    request = Request.objects.get()
+    request = AwsRequest.objects.get()
     assert answer.headers["Location"] == request.get_absolute_url()
     assert request.status == RequestStatus.QUEUED
     assert request.enqueued_at is None  # the broker never took it
@@ -110,12 +110,12 @@ def test_a_request_the_broker_missed_is_run_once_the_sweeper_finds_it(portal_env
     finally:
         web.stop()
     assert answer.status_code == 302
-    request = Request.objects.get()
+    request = AwsRequest.objects.get()
     assert request.enqueued_at is None
 
     beat = processes.start_beat(portal_env, logs)
     try:
-        done = wait_for(lambda: Request.objects.filter(pk=request.pk, status=RequestStatus.SUCCEEDED).first())
+        done = wait_for(lambda: AwsRequest.objects.filter(pk=request.pk, status=RequestStatus.SUCCEEDED).first())
     finally:
         beat.stop()
 

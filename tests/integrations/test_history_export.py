@@ -15,14 +15,14 @@ from django.db.models.sql import compiler
 from django.http import StreamingHttpResponse
 
 from integrations import history
-from integrations.models import Attempt, Request, RequestStatus
+from integrations.models import Attempt, AwsRequest, RequestStatus
 from tests.factories import make_request, make_target, make_user
 
 pytestmark = pytest.mark.django_db
 
 EXPORTS = {"csv": "/requests/export.csv", "jsonl": "/requests/export.jsonl"}
-INGESTION = ("appfabric", "CreateIngestion")
-SUPPLY_CHAIN = ("supplychain", "SendDataIntegrationEvent")
+INGESTION = "appfabric/CreateIngestion"
+SUPPLY_CHAIN = "supplychain/SendDataIntegrationEvent"
 ARN = "arn:aws:appfabric:us-east-1:111122223333:appbundle/abc/ingestion/def"
 SECRET = "PO-SECRET-4711 for Ada Lovelace"
 MARKER = re.compile(r"<sensitive: \d+ characters, sha256 [0-9a-f]+…>")
@@ -56,8 +56,8 @@ def grant(user, *codenames: str):
     return user
 
 
-def created(request: Request, when: dt.datetime) -> Request:
-    Request.objects.filter(pk=request.pk).update(created_at=when)
+def created(request: AwsRequest, when: dt.datetime) -> AwsRequest:
+    AwsRequest.objects.filter(pk=request.pk).update(created_at=when)
     request.refresh_from_db()
     return request
 
@@ -290,7 +290,7 @@ def test_sensitive_data_is_exported_only_to_those_who_may_view_it(client, audito
     assert "Ada Lovelace" not in redacted
     assert MARKER.search(redacted)
     assert "group-17" in redacted  # the other parameters are exported as they are
-    assert Request.objects.get(pk=rows["failed"].pk).parameters["data"] == SECRET  # stored whole
+    assert AwsRequest.objects.get(pk=rows["failed"].pk).parameters["data"] == SECRET  # stored whole
 
 
 # --- streaming -------------------------------------------------------------------------------------
@@ -302,8 +302,8 @@ MANY = 1_200
 def many(db):
     alice = make_user("alice")
     target = make_target("sandbox")
-    Request.objects.bulk_create(
-        Request(
+    AwsRequest.objects.bulk_create(
+        AwsRequest(
             service="appfabric",
             operation="CreateIngestion",
             parameters={"app": "SLACK", "tenantId": f"tenant-{i}"},
@@ -314,7 +314,7 @@ def many(db):
         )
         for i in range(MANY)
     )
-    return list(Request.objects.order_by("-created_at", "-id").values_list("pk", flat=True))
+    return list(AwsRequest.objects.order_by("-created_at", "-id").values_list("pk", flat=True))
 
 
 @pytest.fixture

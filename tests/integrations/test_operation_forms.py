@@ -10,14 +10,13 @@ import re
 import pytest
 
 from integrations.forms import OperationForm, params_to_data
-from integrations.operations import all_operations, get_operation
-from integrations.operations.supplychain import EVENT_TYPES
-from integrations.pattern_words import PATTERN_WORDS
+from operations import all_operations, get_operation
+from operations.supplychain import EVENT_TYPES
 
-SUPPLY_CHAIN = get_operation("supplychain", "SendDataIntegrationEvent")
-DATA_INTEGRATION = get_operation("appintegrations", "CreateDataIntegration")
-SNAPSHOT_JOB = get_operation("partnercentral-selling", "CreateResourceSnapshotJob")
-CONNECTOR = get_operation("appflow", "RegisterConnector")
+SUPPLY_CHAIN = get_operation("supplychain/SendDataIntegrationEvent")
+DATA_INTEGRATION = get_operation("appintegrations/CreateDataIntegration")
+SNAPSHOT_JOB = get_operation("partnercentral-selling/CreateResourceSnapshotJob")
+CONNECTOR = get_operation("appflow/RegisterConnector")
 
 INSTANCE = "2b2b2b2b-1111-2222-3333-444444444444"
 DATA_LIMIT = 1_048_576
@@ -775,7 +774,7 @@ def test_a_nested_error_lands_on_its_nested_field_in_words(data, field, pattern)
     name, message = only_error(OperationForm(DATA_INTEGRATION, integration_data(**data)))
 
     assert name == field
-    assert message == f"Enter {PATTERN_WORDS[pattern]}."
+    assert message == f"Enter {DATA_INTEGRATION.pattern_words[pattern]}."
     assert_reads_like_a_sentence(message)
 
 
@@ -870,7 +869,7 @@ def test_a_connector_label_out_of_pattern_is_refused_in_words(label):
 
     pattern = CONNECTOR.model.input_shape.members["connectorLabel"].metadata["pattern"]
     assert name == "connectorLabel"
-    assert message == f"Enter {PATTERN_WORDS[pattern]}."
+    assert message == f"Enter {CONNECTOR.pattern_words[pattern]}."
     assert_reads_like_a_sentence(message)
 
 

@@ -10,11 +10,11 @@ import pytest
 from botocore.model import Shape
 from django.utils.html import escape
 
-from integrations.awsmodel import pattern_words
+from awsmodel.constraints import pattern_words
+from awsmodel.words import PATTERN_WORDS
 from integrations.forms import Node, OperationForm
-from integrations.models import Request
-from integrations.operations import FieldHint, all_operations
-from integrations.pattern_words import PATTERN_WORDS
+from integrations.models import AwsRequest
+from operations import FieldHint, all_operations
 from tests.factories import default_target, form_post
 from tests.html import Page
 
@@ -143,11 +143,11 @@ def test_every_pattern_of_the_input_has_words(operation):
         shape.metadata["pattern"] for shape in all_shapes(operation.model.input_shape) if "pattern" in shape.metadata
     }
 
-    missing = sorted(p for p in patterns if not PATTERN_WORDS.get(p))
+    missing = sorted(p for p in patterns if not operation.pattern_words.get(p))
     assert not missing, f"{operation.key}: no words in PATTERN_WORDS for {missing}"
     for shape in all_shapes(operation.model.input_shape):
         if "pattern" in shape.metadata:
-            assert pattern_words(shape), shape.name
+            assert pattern_words(shape, operation.pattern_words), shape.name
 
 
 @by_key()
@@ -305,7 +305,7 @@ def test_adding_a_nested_row_shows_one_more_row_and_keeps_the_typed_values(signe
     group = action.removeprefix("add:")
     assert f"remove:{group}__1" in shown.buttons
     assert 'role="alert"' not in html
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 @pytest.mark.parametrize("headers", [{}, HTMX], ids=["plain", "htmx"])
@@ -324,7 +324,7 @@ def test_removing_a_nested_row_renumbers_the_rest_and_keeps_the_typed_values(sig
     assert response.status_code == 200
     shown = Page(response.content.decode())
     assert shown.fields == {**form_post(TYPED), "FileConfiguration__Filters__0__value__1": "xml"}
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 @pytest.mark.parametrize("headers", [{}, HTMX], ids=["plain", "htmx"])
@@ -339,4 +339,4 @@ def test_a_nested_error_shows_next_to_its_nested_field(signed_in, headers):
     assert 'id="id_ObjectConfiguration__0__value__0__value__0_error"' in html
     assert f"Enter {NAME_WORDS}." in html
     assert Page(response.content.decode()).fields == form_post(data)
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()

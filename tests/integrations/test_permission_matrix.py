@@ -15,9 +15,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from rest_framework.authtoken.models import Token
 
-from integrations.models import ApprovalDecision, AwsTarget, Request, RequestStatus
-from integrations.operations import all_operations
+from integrations.models import ApprovalDecision, AwsRequest, AwsTarget, RequestStatus
 from integrations.permissions import ADMINISTRATORS, APPROVERS, AUDITORS, OPERATORS
+from operations import all_operations
 from tests.factories import (
     default_target,
     form_post,
@@ -66,13 +66,13 @@ def fast_passwords(settings):
 class World:
     actor: str
     user: object | None  # None: anonymous
-    own: Request | None  # a request the actor made (None for anonymous)
-    others: Request  # a request someone else made
+    own: AwsRequest | None  # a request the actor made (None for anonymous)
+    others: AwsRequest  # a request someone else made
     sandbox: AwsTarget  # the Operators' target
     team_a: AwsTarget  # the target granted to ONE_TARGET alone
 
     @property
-    def own_or_others(self) -> Request:
+    def own_or_others(self) -> AwsRequest:
         return self.own or self.others
 
 
@@ -85,7 +85,7 @@ def make_actor(actor: str):
     if actor == WITHOUT_OPERATION:
         # May run one operation (AppFlow's), in the Operators' target, and nothing else.
         user = make_user("appflow-only")
-        user.user_permissions.add(Permission.objects.get(codename="run_appflow_registerconnector"))
+        user.user_permissions.add(Permission.objects.get(codename="run_appflow/RegisterConnector"))
         default_target().users.add(user)
         return user
     if actor == ONE_TARGET:
@@ -181,7 +181,7 @@ PAGES = {
     "/admin/integrations/awstarget/": row(ADMIN_LOGIN, administrator=200, superuser=200),
     "/admin/integrations/approvalrule/": row(ADMIN_LOGIN, administrator=200, superuser=200),
     "/admin/auth/user/": row(ADMIN_LOGIN, administrator=200, superuser=200),
-    "/admin/integrations/request/": row(ADMIN_LOGIN, administrator=200, superuser=200),
+    "/admin/integrations/awsrequest/": row(ADMIN_LOGIN, administrator=200, superuser=200),
 }
 
 
@@ -275,11 +275,11 @@ SUBMIT = {
 
 @pytest.mark.parametrize(("case", "actor", "expected"), expand(SUBMIT))
 def test_form_submit(client, world, case, actor, expected):
-    before = set(Request.objects.values_list("pk", flat=True))
+    before = set(AwsRequest.objects.values_list("pk", flat=True))
 
     response = client.post(FORM_URL, form_post(ingestion_form_data(), target=world.sandbox))
 
-    new = Request.objects.exclude(pk__in=before)
+    new = AwsRequest.objects.exclude(pk__in=before)
     if expected == "recorded":
         [recorded] = new
         assert response.status_code == 302
@@ -299,7 +299,7 @@ def test_an_operator_limited_to_one_target_may_submit_in_that_target(client, db)
 
     response = client.post(FORM_URL, form_post(ingestion_form_data(), target=team_a))
 
-    [recorded] = Request.objects.all()
+    [recorded] = AwsRequest.objects.all()
     assert response.status_code == 302
     assert (recorded.target, recorded.account_id, recorded.region) == (team_a, "444455556666", "eu-west-1")
 
@@ -324,7 +324,7 @@ def test_a_submit_to_an_unknown_or_inactive_target_is_forbidden_and_records_noth
     response = client.post(FORM_URL, {**form_post(ingestion_form_data()), "target": value})
 
     assert response.status_code == 403
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 def test_an_operator_without_an_operation_may_still_submit_the_one_granted(client, db):
@@ -340,7 +340,7 @@ def test_an_operator_without_an_operation_may_still_submit_the_one_granted(clien
 
     response = client.post(f"/operations/{CONNECTOR}/", form_post(data))
 
-    [recorded] = Request.objects.all()
+    [recorded] = AwsRequest.objects.all()
     assert response.status_code == 302, response.content.decode()[:2000]
     assert (recorded.operation_key, recorded.created_by) == (CONNECTOR, user)
 
@@ -364,7 +364,7 @@ def test_field_validation(client, world, case, actor, expected):
     assert_outcome(response, path, expected)
     if expected == 200:
         assert "This field is required." in response.content.decode()
-    assert Request.objects.count() == (0 if world.own is None else 1) + 1
+    assert AwsRequest.objects.count() == (0 if world.own is None else 1) + 1
 
 
 # --- approval decisions --------------------------------------------------------------------------
@@ -386,7 +386,7 @@ DECIDE = {
 @pytest.mark.parametrize(("case", "actor", "expected"), expand(DECIDE))
 def test_decide(client, world, case, actor, expected):
     waiting = world.others if case == "others" else world.own_or_others
-    Request.objects.filter(pk=waiting.pk).update(status=RequestStatus.AWAITING_APPROVAL)
+    AwsRequest.objects.filter(pk=waiting.pk).update(status=RequestStatus.AWAITING_APPROVAL)
     path = f"/requests/{waiting.pk}/decide/"
 
     response = client.post(path, {"decision": "approve"})
@@ -405,7 +405,7 @@ def test_decide(client, world, case, actor, expected):
 
 @pytest.mark.parametrize("actor", [OPERATOR, AUDITOR, APPROVER])
 def test_a_rejection_by_someone_who_may_not_decide_changes_nothing(client, world, actor):
-    Request.objects.filter(pk=world.others.pk).update(status=RequestStatus.AWAITING_APPROVAL)
+    AwsRequest.objects.filter(pk=world.others.pk).update(status=RequestStatus.AWAITING_APPROVAL)
 
     response = client.post(f"/requests/{world.others.pk}/decide/", {"decision": "reject", "reason": "no"})
 
@@ -454,12 +454,12 @@ def test_api(client, world, call, actor, expected):
     method, path = call.split(" ", 1)
     path = path.format(own=world.own_or_others.pk, others=world.others.pk)
     params = CONNECTOR_PARAMS if CONNECTOR in path else ingestion_params()
-    before = set(Request.objects.values_list("pk", flat=True))
+    before = set(AwsRequest.objects.values_list("pk", flat=True))
 
     response = api(client, world, method.lower(), path, {"target": "sandbox", "parameters": params})
 
     assert response.status_code == expected, response.content[:500]
-    new = Request.objects.exclude(pk__in=before)
+    new = AwsRequest.objects.exclude(pk__in=before)
     if expected == 201:
         [recorded] = new
         assert response.json()["id"] == recorded.pk
@@ -486,7 +486,7 @@ def test_the_api_submit_in_a_target_the_actor_may_not_use_is_forbidden(client, w
 
     expected = 201 if actor in (ONE_TARGET, SUPERUSER) else 403
     assert response.status_code == expected
-    assert Request.objects.filter(target=world.team_a).count() == (1 if expected == 201 else 0)
+    assert AwsRequest.objects.filter(target=world.team_a).count() == (1 if expected == 201 else 0)
 
 
 @pytest.mark.parametrize("actor", SIGNED_IN)

@@ -13,7 +13,7 @@ from integrations.models import Attempt, AttemptOutcome, RequestStatus
 from integrations.tasks import execute_request
 from tests.factories import ingestion_params, make_request
 
-OPERATION = "appfabric.CreateIngestion"
+OPERATION = "appfabric/CreateIngestion"
 
 
 @pytest.fixture

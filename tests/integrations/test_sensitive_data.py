@@ -10,10 +10,10 @@ from html import unescape
 
 import pytest
 
-from integrations.models import Request, RequestStatus
+from integrations.models import AwsRequest, RequestStatus
 from tests.factories import form_post, make_request, make_user
 
-SUPPLY_CHAIN = ("supplychain", "SendDataIntegrationEvent")
+SUPPLY_CHAIN = "supplychain/SendDataIntegrationEvent"
 INSTANCE = "2b2b2b2b-1111-2222-3333-444444444444"
 HTMX = {"HX-Request": "true"}
 # Words that appear in the payload and nowhere else on any page.
@@ -131,7 +131,7 @@ def test_a_request_made_through_the_form_is_stored_whole_and_shown_redacted(sign
 
     response = signed_in.post("/operations/supplychain/SendDataIntegrationEvent/", form_post(form))
 
-    recorded = Request.objects.get()
+    recorded = AwsRequest.objects.get()
     assert response.status_code == 302
     assert response["Location"] == f"/requests/{recorded.pk}/"
     # Stored for audit exactly as sent…

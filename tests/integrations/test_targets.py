@@ -15,10 +15,10 @@ from moto.server import ThreadedMotoServer
 from moto.sts.models import sts_backends
 
 from integrations import aws_clients, pipeline
-from integrations.models import AwsTarget, Request, RequestStatus
-from integrations.operations import get_operation
+from integrations.models import AwsRequest, AwsTarget, RequestStatus
 from integrations.permissions import OPERATORS
-from integrations.sandbox.server import running_sandbox
+from operations import get_operation
+from sandbox.server import running_sandbox
 from tests.factories import ingestion_params, make_target, make_user
 
 pytestmark = pytest.mark.django_db
@@ -76,8 +76,8 @@ def user(db):
     return make_user(USERNAME, groups=(OPERATORS,))
 
 
-def run(target: AwsTarget, user) -> Request:
-    request = pipeline.submit(get_operation("appfabric", "CreateIngestion"), ingestion_params(), user, target)
+def run(target: AwsTarget, user) -> AwsRequest:
+    request = pipeline.submit(get_operation("appfabric/CreateIngestion"), ingestion_params(), user, target)
     assert pipeline.execute(request.pk) == "succeeded"
     request.refresh_from_db()
     return request
@@ -323,4 +323,4 @@ def test_the_operation_form_offers_only_the_usable_targets_and_refuses_others(cl
     assert "off (" not in html
     response = client.post("/operations/appfabric/CreateIngestion/", {"target": str(theirs.pk), **ingestion_params()})
     assert response.status_code == 403
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django_htmx.http import HTMX_STOP_POLLING
 
-from integrations.models import Attempt, AttemptOutcome, Request, RequestStatus
+from integrations.models import Attempt, AttemptOutcome, AwsRequest, RequestStatus
 from tests.factories import (
     PASSWORD,
     default_target,
@@ -56,16 +56,16 @@ def auditor_signed_in(client, db):
 
 @pytest.fixture
 def created_rows():
-    """Each Request row as it was when first saved (a worker may move it on right after)."""
+    """Each request row as it was when first saved (a worker may move it on right after)."""
     seen: list[dict] = []
 
     def record(sender, instance, created, **kwargs):
         if created:
             seen.append({"pk": instance.pk, "status": instance.status, "client_token": instance.client_token})
 
-    post_save.connect(record, sender=Request, weak=False, dispatch_uid="test_views.created_rows")
+    post_save.connect(record, sender=AwsRequest, weak=False, dispatch_uid="test_views.created_rows")
     yield seen
-    post_save.disconnect(sender=Request, dispatch_uid="test_views.created_rows")
+    post_save.disconnect(sender=AwsRequest, dispatch_uid="test_views.created_rows")
 
 
 # --- sign-in ---------------------------------------------------------------------------------------
@@ -86,7 +86,7 @@ def test_an_anonymous_post_of_the_form_is_sent_to_sign_in_and_records_nothing(cl
 
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 def test_signing_in_with_the_login_form_leads_where_the_person_was_going(client, db):
@@ -190,7 +190,7 @@ def test_an_invalid_post_shows_the_error_next_to_its_field_and_keeps_every_value
     assert unescape(container).count(message) == 1
     assert "has-error" not in shown.container("tenantId")
     assert {k: v for k, v in shown.values.items() if k != "csrfmiddlewaretoken"} == form_post(data)
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 def test_an_error_in_a_tag_row_shows_in_that_rows_field(signed_in):
@@ -203,7 +203,7 @@ def test_an_error_in_a_tag_row_shows_in_that_rows_field(signed_in):
     assert "This field is required." in shown.container("tags__1__key")
     assert "has-error" not in shown.container("tags__0__key")
     assert shown.values["tags__1__value"] == "orphan"
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 def test_too_many_tags_show_an_error_on_the_tags_group(signed_in):
@@ -214,7 +214,7 @@ def test_too_many_tags_show_an_error_on_the_tags_group(signed_in):
     html = response.content.decode()
     group = html[html.index('id="rows-tags"') :]
     assert '<p class="errors" role="alert">Must have 0–50 items (has 51).</p>' in group
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -224,7 +224,7 @@ def test_a_valid_post_records_a_queued_request_and_shows_it(signed_in, operator,
 
     response = signed_in.post(FORM_URL, form_post(data))
 
-    [recorded] = Request.objects.all()
+    [recorded] = AwsRequest.objects.all()
     assert response.status_code == 302
     assert response["Location"] == f"/requests/{recorded.pk}/"
     assert created_rows == [{"pk": recorded.pk, "status": RequestStatus.QUEUED, "client_token": recorded.client_token}]
@@ -243,7 +243,7 @@ def test_two_valid_posts_get_two_different_client_tokens(signed_in):
     for _ in range(2):
         assert signed_in.post(FORM_URL, form_post(ingestion_form_data())).status_code == 302
 
-    tokens = set(Request.objects.values_list("client_token", flat=True))
+    tokens = set(AwsRequest.objects.values_list("client_token", flat=True))
 
     assert len(tokens) == 2
 
@@ -253,7 +253,7 @@ def test_two_valid_posts_get_two_different_client_tokens(signed_in):
 def test_a_valid_htmx_post_answers_with_a_client_redirect(signed_in, created_rows):
     response = signed_in.post(FORM_URL, form_post(ingestion_form_data()), headers=HTMX)
 
-    [recorded] = Request.objects.all()
+    [recorded] = AwsRequest.objects.all()
     assert response.status_code == 200
     assert response["HX-Redirect"] == f"/requests/{recorded.pk}/"
     assert [row["status"] for row in created_rows] == [RequestStatus.QUEUED]
@@ -273,7 +273,7 @@ def test_the_add_row_button_shows_one_more_row_and_keeps_the_values(signed_in):
     }
     assert "has-error" not in response.content.decode()
     assert 'role="alert"' not in response.content.decode()
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 def test_the_remove_row_button_drops_that_row_and_renumbers_the_rest(signed_in):
@@ -296,7 +296,7 @@ def test_the_remove_row_button_drops_that_row_and_renumbers_the_rest(signed_in):
     assert shown.values["tenantId"] == "tenant-1"
     assert shown.values["target"] == str(default_target().pk)
     assert 'role="alert"' not in response.content.decode()
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 def test_each_row_has_a_remove_button_and_the_group_an_add_button(signed_in):
@@ -327,7 +327,7 @@ def test_without_the_run_permission_the_form_is_forbidden_and_a_post_records_not
 
     assert client.get(FORM_URL).status_code == 403
     assert client.post(FORM_URL, form_post(ingestion_form_data())).status_code == 403
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 def test_a_post_to_a_target_not_granted_is_forbidden_and_records_nothing(signed_in):
@@ -336,7 +336,7 @@ def test_a_post_to_a_target_not_granted_is_forbidden_and_records_nothing(signed_
     response = signed_in.post(FORM_URL, form_post(ingestion_form_data(), target=elsewhere))
 
     assert response.status_code == 403
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 def test_the_form_page_varies_on_htmx(signed_in):
@@ -349,7 +349,7 @@ def test_an_invalid_htmx_post_answers_the_form_with_its_errors(signed_in):
     assert response.status_code == 200
     assert "<html" not in response.content.decode()
     assert "This field is required." in page(response).container("tenantId")
-    assert not Request.objects.exists()
+    assert not AwsRequest.objects.exists()
 
 
 # --- history ---------------------------------------------------------------------------------------
@@ -360,7 +360,7 @@ def test_the_history_lists_the_newest_request_first(signed_in, operator):
     # Timestamps can tie on a fast machine: make the order explicit.
     now = timezone.now()
     for age, r in ((3, oldest), (2, middle), (1, newest)):
-        Request.objects.filter(pk=r.pk).update(created_at=now - dt.timedelta(minutes=age))
+        AwsRequest.objects.filter(pk=r.pk).update(created_at=now - dt.timedelta(minutes=age))
 
     response = signed_in.get("/requests/")
 
@@ -370,7 +370,7 @@ def test_the_history_lists_the_newest_request_first(signed_in, operator):
 
 def test_the_history_filters_by_operation(signed_in, operator):
     ingestion = make_request(user=operator)
-    other = Request.objects.create(
+    other = AwsRequest.objects.create(
         service="supplychain", operation="SendDataIntegrationEvent", parameters={}, region="us-east-1",
         created_by=operator,
     )  # fmt: skip

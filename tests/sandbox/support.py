@@ -28,7 +28,7 @@ class Operation:
 
     @property
     def key(self) -> str:
-        return f"{self.service}.{self.name}"
+        return f"{self.service}/{self.name}"
 
     def __str__(self) -> str:
         return self.key

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from tests.sandbox.support import ACCOUNT, REGION, REGISTER_CONNECTOR, valid_params
 
@@ -99,7 +100,7 @@ def test_the_command_serves_the_sandbox_until_stopped(sandbox_process, aws_clien
     assert f"AWS sandbox on {url} (5 operations)" in process.stdout.read()
 
 
-def test_the_command_never_runs_in_production():
+def test_the_command_is_not_even_installed_in_production():
     env = _environment(PORTAL_ENVIRONMENT="production", DJANGO_SECRET_KEY="a-production-secret")
 
     result = subprocess.run(
@@ -113,8 +114,15 @@ def test_the_command_never_runs_in_production():
     )
 
     assert result.returncode != 0
-    assert "it never runs in production" in result.stderr
+    assert "Unknown command: 'aws_sandbox'" in result.stderr
     assert "AWS sandbox on" not in result.stdout
+
+
+def test_the_command_refuses_production_settings_even_where_the_app_is_installed(settings):
+    settings.PRODUCTION = True
+
+    with pytest.raises(CommandError, match="it never runs in production"):
+        call_command("aws_sandbox", "--port", str(_free_port()))
 
 
 def test_the_command_says_when_its_port_is_taken():

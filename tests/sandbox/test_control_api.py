@@ -77,8 +77,8 @@ def test_planned_faults_are_listed_and_can_be_cleared(sandbox):
         pytest.param({"operation": "*", "fault": "meltdown"}, "unknown fault kind 'meltdown'", id="unknown-kind"),
         pytest.param({"operation": "*", "sequence": ["ok", {"kind": "explode"}]}, "unknown fault kind", id="bad-step"),
         pytest.param(
-            {"operation": "s3.PutObject", "fault": "throttle"},
-            "unknown operation 's3.PutObject'",
+            {"operation": "s3/PutObject", "fault": "throttle"},
+            "unknown operation 's3/PutObject'",
             id="unknown-operation",
         ),
         pytest.param(

@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from integrations.awsmodel import operation_model, validate
+from awsmodel.constraints import validate
+from awsmodel.shapes import operation_model
 from tests.sandbox.support import (
     ACCOUNT,
     BUNDLE_ID,

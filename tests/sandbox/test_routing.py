@@ -63,18 +63,18 @@ def test_the_aws_endpoint_url_variable_points_boto3_at_the_sandbox(sandbox, monk
             "appfabric",
             "list_ingestions",
             {"appBundleIdentifier": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"},
-            "appfabric.ListIngestions",
+            "appfabric/ListIngestions",
             id="rest-json",
         ),
         pytest.param(
             "partnercentral-selling",
             "list_engagements",
             {"Catalog": "AWS"},
-            "partnercentral-selling.ListEngagements",
+            "partnercentral-selling/ListEngagements",
             id="json",
         ),
         pytest.param(
-            "appintegrations", "list_data_integrations", {}, "appintegrations.ListDataIntegrations", id="rest-json-get"
+            "appintegrations", "list_data_integrations", {}, "appintegrations/ListDataIntegrations", id="rest-json-get"
         ),
     ],
 )

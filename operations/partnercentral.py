@@ -1,7 +1,12 @@
-"""Partner Central Selling CreateResourceSnapshotJob (../shared/seeds/003_3aa18b1d6c0e2364.txt)."""
+"""Partner Central Selling CreateResourceSnapshotJob: a job that snapshots an engagement's resource.
 
-from integrations.operations import FieldHint, Operation, register
-from integrations.rules import PARTNER_CENTRAL_CATALOGS
+Summarised in docs/aws-operations.md.
+"""
+
+from operations import FieldHint, Operation, register
+
+# The model types Catalog as letters; the documentation names the two catalogs.
+PARTNER_CENTRAL_CATALOGS = ("AWS", "Sandbox")
 
 register(
     Operation(
@@ -24,6 +29,19 @@ register(
                 label="Snapshot template", help="The name of the template that defines the snapshot's schema."
             ),
             "Tags": FieldHint(label="Tags", help="Key-value pairs to assign to the job."),
+        },
+        words={
+            "[a-zA-Z]+": "letters only",
+            "eng-[0-9a-z]{14}": "eng- and 14 lower-case letters or digits",
+            "O[0-9]{1,19}": "O and 1–19 digits (an opportunity id)",
+            "[a-zA-Z0-9]{3,80}": "3–80 letters or digits",
+            "(?=.{1,128}$)([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)": (
+                "1–128 letters (any language), digits, spaces and _ . : / = + - @"
+            ),
+            "(?=.{0,256}$)([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)": (
+                "up to 256 letters (any language), digits, spaces and _ . : / = + - @"
+            ),
+            ".{1,255}": "1–255 characters on one line",
         },
     )
 )

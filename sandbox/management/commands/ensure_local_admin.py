@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from integrations.models import AwsTarget
-from integrations.sandbox.behaviours import SANDBOX_ACCOUNT_ID
+from sandbox.behaviours import SANDBOX_ACCOUNT_ID
 
 USERNAME = "admin"
 PASSWORD = "admin"  # local development only; refused in production below

@@ -15,9 +15,9 @@ import random
 import threading
 from dataclasses import asdict, dataclass, field
 
-from integrations.awsmodel import operation_model, redact_sensitive
-from integrations.sandbox.behaviours import BEHAVIOURS, Behaviour, Context
-from integrations.sandbox.wire import WireError
+from awsmodel.redaction import redact_sensitive
+from sandbox.behaviours import BEHAVIOURS, Behaviour, Context
+from sandbox.wire import WireError
 
 CALL_LOG_LIMIT = 10_000
 WILDCARD = "*"
@@ -37,7 +37,7 @@ def _fingerprint(params: dict) -> str:
 
 def redact(behaviour: Behaviour, params: dict) -> dict:
     """``params`` with members the model marks sensitive replaced by their size and digest."""
-    return redact_sensitive(operation_model(behaviour.service, behaviour.operation).input_shape, params)
+    return redact_sensitive(behaviour.operation.model.input_shape, params)
 
 
 @dataclass

@@ -8,31 +8,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
+from typing import Any
 
-from botocore.model import Shape
-
-from integrations.awsmodel import Path, Violation, validate
-from integrations.operations import Operation
-from integrations.rules import documented_rules
+from awsmodel.constraints import Violation, validate
+from awsmodel.shapes import Path, ShapeCheck
+from operations import Operation
 
 # Stands in for the token the portal creates when it records the request, so that validation
 # sees the input exactly as it will be sent.
 SAMPLE_TOKEN = "00000000-0000-4000-8000-000000000000"
 
 
-def _unknown_members(shape: Shape, value: object, path: Path) -> Iterator[Violation]:
-    if shape.type_name == "structure" and isinstance(value, Mapping):
-        for name, item in value.items():
-            if name not in shape.members:
-                yield Violation((*path, name), "unknown", "is not a parameter of this operation")
-            else:
-                yield from _unknown_members(shape.members[name], item, (*path, name))
-    elif shape.type_name == "list" and isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _unknown_members(shape.member, item, (*path, i))
-    elif shape.type_name == "map" and isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _unknown_members(shape.value, item, (*path, key))
+class _UnknownMembers(ShapeCheck):
+    def structure(self, shape: Any, value: Any, path: Path) -> Iterator[Violation]:
+        if isinstance(value, Mapping):
+            for name, item in value.items():
+                if name not in shape.members:
+                    yield Violation((*path, name), "unknown", "is not a parameter of this operation")
+                else:
+                    yield from self.walk(shape.members[name], item, (*path, name))
 
 
 def _unstorable(params: Mapping) -> list[Violation]:
@@ -72,9 +66,9 @@ def check_parameters(operation: Operation, params: Mapping, *, strict: bool = Fa
     if strict:
         if token and token in params:
             found.append(Violation((token,), "unknown", "is created and kept by the portal; leave it out"))
-        found += list(_unknown_members(shape, {k: v for k, v in params.items() if k != token}, ()))
+        found += list(_UnknownMembers().walk(shape, {k: v for k, v in params.items() if k != token}))
     candidate = {**params, **({token: SAMPLE_TOKEN} if token else {})}
     found += validate(shape, candidate)
     if not found:
-        found = documented_rules(operation.service, operation.name, candidate)
+        found = operation.documented_rules(candidate)
     return found

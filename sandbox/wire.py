@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, unquote
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from integrations.awsmodel import Violation
+from awsmodel.constraints import Violation
 
 
 class WireError(Exception):

@@ -1,6 +1,37 @@
-"""AppIntegrations CreateDataIntegration (../shared/seeds/002_adab1efe46748e4b.txt)."""
+"""AppIntegrations CreateDataIntegration: where data is pulled from, what is pulled, and how often.
 
-from integrations.operations import FieldHint, Operation, register
+Summarised in docs/aws-operations.md.
+"""
+
+import datetime as dt
+
+from awsmodel.constraints import Violation
+from operations import FieldHint, Operation, register
+
+
+def _is_epoch_millis_or_iso(text: str) -> bool:
+    if text.isdigit():
+        return True
+    try:
+        dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def rules(params: dict) -> list[Violation]:
+    """FirstExecutionFrom is a Unix timestamp in milliseconds or an ISO-8601 date (the model says string)."""
+    first = (params.get("ScheduleConfig") or {}).get("FirstExecutionFrom")
+    if isinstance(first, str) and first.strip() and not _is_epoch_millis_or_iso(first.strip()):
+        return [
+            Violation(
+                ("ScheduleConfig", "FirstExecutionFrom"),
+                "rule",
+                "must be a Unix timestamp in milliseconds or an ISO-8601 date and time",
+            )
+        ]
+    return []
+
 
 register(
     Operation(
@@ -47,5 +78,12 @@ register(
             "ObjectConfiguration.value.key": FieldHint(label="Field"),
             "ObjectConfiguration.value.value": FieldHint(label="Values"),
         },
+        words={
+            (
+                "^((\\w+\\:\\/\\/[\\w.-]+[\\w/!@#+=.-]+)|(\\w+\\:\\/\\/[\\w.-]+[\\w/!@#+=.-]+[\\w/!@#+=.-]+[\\w/!@#+=.,-]+))$"
+            ): "a URI such as s3://bucket/prefix or servicenow://instance-name",
+        },
+        rules=rules,
+        error_help={"DuplicateResourceException": "A resource with this name exists already. Choose another name."},
     )
 )

@@ -1,6 +1,25 @@
-"""AppFlow RegisterConnector (../shared/seeds/004_7331414aef2083be.txt)."""
+"""AppFlow RegisterConnector: a custom connector backed by a Lambda function in the account.
 
-from integrations.operations import FieldHint, Operation, register
+Summarised in docs/aws-operations.md.
+"""
+
+from awsmodel.constraints import Violation
+from operations import FieldHint, Operation, register
+
+
+def rules(params: dict) -> list[Violation]:
+    """LAMBDA connectors need their function's ARN (the model makes the whole config optional)."""
+    config = params.get("connectorProvisioningConfig") or {}
+    if params.get("connectorProvisioningType") == "LAMBDA" and not (config.get("lambda") or {}).get("lambdaArn"):
+        return [
+            Violation(
+                ("connectorProvisioningConfig", "lambda", "lambdaArn"),
+                "rule",
+                "is required when connectorProvisioningType is LAMBDA",
+            )
+        ]
+    return []
+
 
 register(
     Operation(
@@ -26,5 +45,12 @@ register(
                 help="The ARN of the Lambda function behind the connector; required for LAMBDA.",
             ),
         },
+        words={
+            "arn:aws:.*:.*:[0-9]+:.*": "an ARN such as arn:aws:lambda:us-east-1:123456789012:function:NAME",
+            "[a-zA-Z0-9][\\w!@#.-]+": "a letter or digit, then letters, digits and _ ! @ # . - (at least 2 characters)",
+            "[\\s\\w/!@#+=.-]*": "letters, digits, spaces and _ / ! @ # + = . -",
+            "[ -~]+": "printable ASCII characters",
+        },
+        rules=rules,
     )
 )

@@ -1,9 +1,10 @@
 """What each emulated AWS operation does once its input is valid: one declaration per operation.
 
 Parsing, validation, idempotency, faults and error formats are shared (``wire``, ``state`` and
-``integrations.awsmodel``); a declaration holds only what differs between services: the error
-codes the service documents, which member must be unique, and how the created resource looks
-(ARN formats as the real services write them, ids in their model's patterns).
+``awsmodel``); a declaration holds only what differs between services: the error codes the
+service documents, which member must be unique, and how the created resource looks (ARN formats
+as the real services write them, ids in their model's patterns). Each is keyed by the operation's
+``Operation.key``: the sandbox serves operations the registry declares, with their documented rules.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from integrations.awsmodel import Violation
-from integrations.rules import documented_rules
+from awsmodel.constraints import Violation
+from operations import Operation, get_operation
 
 SANDBOX_ACCOUNT_ID = "111122223333"
 
@@ -32,8 +33,7 @@ class Context:
 
 @dataclass(frozen=True)
 class Behaviour:
-    service: str
-    operation: str
+    key: str  # the operation's Operation.key
     create: Callable[[dict, Context], dict]
     resource_id: Callable[[dict], str]
     validation_error: str = "ValidationException"
@@ -44,11 +44,11 @@ class Behaviour:
     unique_error: str = "ConflictException"
 
     @property
-    def key(self) -> str:
-        return f"{self.service}.{self.operation}"
+    def operation(self) -> Operation:
+        return get_operation(self.key)
 
     def rules(self, params: dict) -> list[Violation]:
-        return documented_rules(self.service, self.operation, params)
+        return self.operation.documented_rules(params)
 
 
 def _uuid() -> str:
@@ -112,16 +112,14 @@ BEHAVIOURS: dict[str, Behaviour] = {
     b.key: b
     for b in (
         Behaviour(
-            "appfabric",
-            "CreateIngestion",
+            "appfabric/CreateIngestion",
             _create_ingestion,
             resource_id=lambda out: out["ingestion"]["arn"],
             mismatch_error="IdempotentParameterMismatch",
         ),
-        Behaviour("supplychain", "SendDataIntegrationEvent", _send_event, resource_id=lambda out: out["eventId"]),
+        Behaviour("supplychain/SendDataIntegrationEvent", _send_event, resource_id=lambda out: out["eventId"]),
         Behaviour(
-            "appintegrations",
-            "CreateDataIntegration",
+            "appintegrations/CreateDataIntegration",
             _create_data_integration,
             resource_id=lambda out: out["Arn"],
             validation_error="InvalidRequestException",
@@ -129,14 +127,12 @@ BEHAVIOURS: dict[str, Behaviour] = {
             unique_error="DuplicateResourceException",
         ),
         Behaviour(
-            "partnercentral-selling",
-            "CreateResourceSnapshotJob",
+            "partnercentral-selling/CreateResourceSnapshotJob",
             _create_snapshot_job,
             resource_id=lambda out: out["Arn"],
         ),
         Behaviour(
-            "appflow",
-            "RegisterConnector",
+            "appflow/RegisterConnector",
             _register_connector,
             resource_id=lambda out: out["connectorArn"],
             unique_member="connectorLabel",

@@ -1,8 +1,17 @@
-"""AWS Supply Chain SendDataIntegrationEvent (../shared/seeds/001_3cb6165748c4fe14.txt)."""
+"""AWS Supply Chain SendDataIntegrationEvent: one event (a record or records) into a dataset.
+
+Summarised in docs/aws-operations.md.
+"""
 
 import datetime as dt
+import json
 
-from integrations.operations import FieldHint, Operation, register
+from awsmodel.constraints import Violation
+from operations import FieldHint, Operation, register
+
+DATASET_EVENT = "scn.data.dataset"
+# Supply Chain fills this field itself for datasets in its own ("asc") namespace.
+ASC_INTERNAL_FIELD = "connection_id"
 
 # Each event type and the dataset it feeds, from the documentation.
 EVENT_TYPES = (
@@ -23,6 +32,49 @@ EVENT_TYPES = (
     ("scn.data.outboundorderline", "scn.data.outboundorderline: outbound_order_line"),
     ("scn.data.outboundshipment", "scn.data.outboundshipment: outbound_shipment"),
 )
+
+
+def _dataset_namespace(dataset_arn: object) -> str | None:
+    parts = str(dataset_arn or "").split("/namespaces/", 1)
+    return parts[1].split("/", 1)[0] if len(parts) == 2 else None
+
+
+def _records(document: object) -> list:
+    return document if isinstance(document, list) else [document]
+
+
+def rules(params: dict) -> list[Violation]:
+    """The dataset target goes with scn.data.dataset only; data is a JSON object or array, without
+    the field Supply Chain fills itself for its own datasets."""
+    found = []
+    event_type = params.get("eventType")
+    target = params.get("datasetTarget")
+    if event_type == DATASET_EVENT and not target:
+        found.append(Violation(("datasetTarget",), "rule", f"is required when eventType is {DATASET_EVENT}"))
+    if event_type and event_type != DATASET_EVENT and target:
+        found.append(Violation(("datasetTarget",), "rule", f"is only for eventType {DATASET_EVENT}; leave it empty"))
+    data = params.get("data")
+    if not isinstance(data, str):
+        return found
+    try:
+        document = json.loads(data)
+    except ValueError as exc:
+        found.append(Violation(("data",), "rule", f"must be a JSON object or a JSON array; it is not JSON ({exc})"))
+        return found
+    if not isinstance(document, (dict, list)):
+        found.append(Violation(("data",), "rule", "must be a JSON object or a JSON array"))
+        return found
+    namespace = _dataset_namespace(target.get("datasetIdentifier")) if isinstance(target, dict) else None
+    asc_dataset = event_type != DATASET_EVENT or namespace == "asc"
+    if asc_dataset and any(isinstance(r, dict) and ASC_INTERNAL_FIELD in r for r in _records(document)):
+        found.append(
+            Violation(
+                ("data",),
+                "rule",
+                f"must not contain {ASC_INTERNAL_FIELD}: AWS Supply Chain fills it for datasets in the asc namespace",
+            )
+        )
+    return found
 
 
 def _now() -> str:
@@ -71,5 +123,12 @@ register(
                 label="Operation type", help="How the records change the dataset: APPEND, UPSERT or DELETE."
             ),
         },
+        words={
+            (
+                "arn:aws:scn:([a-z0-9-]+):([0-9]+):instance/([a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-"
+                "[a-f0-9]{12})/namespaces/[^/]+/datasets/[^/]+"
+            ): "a dataset ARN: arn:aws:scn:REGION:ACCOUNT:instance/INSTANCE-UUID/namespaces/NAMESPACE/datasets/NAME",
+        },
+        rules=rules,
     )
 )

@@ -19,10 +19,12 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from integrations.awsmodel import idempotency_token_member, service_model, validate
-from integrations.sandbox.behaviours import BEHAVIOURS, Context
-from integrations.sandbox.state import ERROR_FAULTS, SandboxState, Step
-from integrations.sandbox.wire import (
+from awsmodel.constraints import validate
+from awsmodel.shapes import idempotency_token_member, service_model
+from operations import operation_key
+from sandbox.behaviours import BEHAVIOURS, Context
+from sandbox.state import ERROR_FAULTS, SandboxState, Step
+from sandbox.wire import (
     Route,
     WireError,
     credential_scope,
@@ -41,7 +43,7 @@ MAX_LISTED_VIOLATIONS = 10
 
 
 def _served_services() -> list:
-    return [service_model(name) for name in dict.fromkeys(b.service for b in BEHAVIOURS.values())]
+    return [service_model(name) for name in dict.fromkeys(b.operation.service for b in BEHAVIOURS.values())]
 
 
 def resolve(method: str, path: str, headers) -> Route:
@@ -63,7 +65,7 @@ def resolve(method: str, path: str, headers) -> Route:
         raise WireError("UnknownOperationException", f"No emulated service has the target {target!r}.")
     rest = [s for s in services if s.protocol == "rest-json"]
     served = [
-        (s, s.operation_model(b.operation)) for s in rest for b in BEHAVIOURS.values() if b.service == s.service_name
+        (s, b.operation.model) for s in rest for b in BEHAVIOURS.values() if b.operation.service == s.service_name
     ]
     others = [(s, s.operation_model(n)) for s in rest for n in s.operation_names]
     for service, operation in served + others:
@@ -174,7 +176,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         except WireError as exc:
             self._error(None, exc, request_id)
             return
-        key = f"{route.service.service_name}.{route.operation.name}"
+        key = operation_key(route.service.service_name, route.operation.name)
         behaviour = BEHAVIOURS.get(key)
         if behaviour is None:
             self._error(

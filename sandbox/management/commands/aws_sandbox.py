@@ -7,8 +7,8 @@ import logging
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from integrations.sandbox.behaviours import BEHAVIOURS
-from integrations.sandbox.server import CONTROL_PREFIX, SandboxServer
+from sandbox.behaviours import BEHAVIOURS
+from sandbox.server import CONTROL_PREFIX, SandboxServer
 
 
 class Command(BaseCommand):
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         if settings.PRODUCTION:
             raise CommandError("The AWS sandbox is a development and test tool; it never runs in production.")
         if verbosity > 1:
-            logging.getLogger("integrations.sandbox").setLevel(logging.DEBUG)
+            logging.getLogger("sandbox").setLevel(logging.DEBUG)
         try:
             server = SandboxServer((host, port))
         except OSError as exc:

@@ -1,7 +1,14 @@
-"""AppFabric CreateIngestion (../shared/seeds/000_b8354291824823e1.txt)."""
+"""AppFabric CreateIngestion: an ingestion of one application's audit log into an app bundle.
 
-from integrations.operations import FieldHint, Operation, register
-from integrations.rules import APPFABRIC_APPS
+Summarised in docs/aws-operations.md.
+"""
+
+from operations import FieldHint, Operation, register
+
+# The model types `app` as free text; the documentation lists the applications AppFabric supports.
+APPFABRIC_APPS = ("SLACK", "ASANA", "JIRA", "M365", "M365AUDITLOGS", "ZOOM", "ZENDESK", "OKTA", "GOOGLE",
+                  "DROPBOX", "SMARTSHEET", "CISCO")  # fmt: skip
+BUNDLE_WORDS = "an app bundle ARN (arn:…) or a UUID in lower-case hex (8-4-4-4-12)"
 
 register(
     Operation(
@@ -17,11 +24,15 @@ register(
             "appBundleIdentifier": FieldHint(
                 label="App bundle",
                 help="The ARN or UUID of the app bundle to use for the request.",
-                words="an app bundle ARN (arn:…) or a UUID in lower-case hex (8-4-4-4-12)",
+                words=BUNDLE_WORDS,
             ),
             "ingestionType": FieldHint(label="Ingestion type"),
             "tenantId": FieldHint(label="Tenant ID", help="The ID of the application tenant."),
             "tags": FieldHint(label="Tags", help="Key-value pairs to assign to the ingestion."),
+        },
+        words={"arn:.+$|^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}": BUNDLE_WORDS},
+        error_help={
+            "IdempotentParameterMismatch": "The client token was already used with different parameters.",
         },
     )
 )

@@ -1,0 +1,164 @@
+"""The operation registry: every AWS operation the portal runs is declared once, in this package.
+
+One module per operation holds everything the project knows about it beyond botocore's model:
+titles and help, where the created resource's ARN or id sits in the response, the documented
+valid values and cross-field rules, its patterns in words and its AWS errors explained. Forms,
+validation, the API, permissions, the pipeline and the sandbox read the rest from the model and
+all find an operation by one key, ``Operation.key`` ("appfabric/CreateIngestion").
+
+Adding an operation means adding a module here with one ``register(Operation(...))`` call (and,
+for the sandbox, one behaviour keyed by the same key in ``sandbox/behaviours.py``).
+
+Nothing here imports Django: the sandbox and the portal share it.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from botocore.model import OperationModel, Shape
+
+from awsmodel.constraints import Violation
+from awsmodel.shapes import idempotency_token_member, operation_model
+from awsmodel.words import PATTERN_WORDS
+
+# A documented cross-field rule: the violations of one operation's parameters.
+Rule = Callable[[dict], list[Violation]]
+
+
+def operation_key(service: str, name: str) -> str:
+    """The one key of an operation, everywhere: botocore's service name and operation name."""
+    return f"{service}/{name}"
+
+
+@dataclass(frozen=True)
+class FieldHint:
+    """What a form field needs beyond the model: all optional."""
+
+    label: str | None = None
+    help: str | None = None
+    # The constraint in words, for people ("an app bundle ARN (arn:…) or a UUID").
+    words: str | None = None
+    # Documented values, each a value or a (value, label) pair. Where the model types the member
+    # as free text, these are enforced like an enum (by the portal and the sandbox alike).
+    choices: tuple[str | tuple[str, str], ...] | None = None
+    widget: str | None = None  # "textarea" for long or multi-line values
+    # The value sent when the field is left empty, made when the request is recorded.
+    default: Callable[[], object] | None = None
+
+    @property
+    def choice_values(self) -> tuple[str, ...]:
+        return tuple(c if isinstance(c, str) else c[0] for c in self.choices or ())
+
+
+@dataclass(frozen=True)
+class Operation:
+    service: str
+    name: str
+    title: str
+    summary: str
+    # Where the created resource's ARN or id sits in the response, e.g. ("ingestion", "arn").
+    result_path: tuple[str, ...]
+    # Keyed by the member's path, dotted: "tags.key", "ScheduleConfig.ScheduleExpression".
+    hints: dict[str, FieldHint] = field(default_factory=dict)
+    docs_url: str = ""
+    # The resource's page in the AWS console, if it has one: {region} and {resource_id} filled in.
+    console_url: str = ""
+    # This operation's own model patterns in words, keyed by the exact pattern (shared ones are
+    # in awsmodel.words).
+    words: dict[str, str] = field(default_factory=dict)
+    # Cross-field rules the documentation states and the model cannot express.
+    rules: Rule | None = None
+    # AWS error codes this operation answers with, explained in plain words (beside the common ones).
+    error_help: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return operation_key(self.service, self.name)
+
+    @property
+    def model(self) -> OperationModel:
+        return operation_model(self.service, self.name)
+
+    @property
+    def token_member(self) -> str | None:
+        return idempotency_token_member(self.model)
+
+    @property
+    def pattern_words(self) -> Mapping[str, str]:
+        """Every pattern of this operation said in words: its own first, then the shared ones."""
+        return collections.ChainMap(self.words, PATTERN_WORDS)
+
+    def console_link(self, region: str, resource_id: str) -> str:
+        if not (self.console_url and resource_id):
+            return ""
+        return self.console_url.format(region=region, resource_id=resource_id)
+
+    def result_of(self, response: dict) -> str:
+        """The ARN or id in a response, or "" when the response does not carry it."""
+        value: object = response
+        for part in self.result_path:
+            value = value.get(part) if isinstance(value, dict) else None
+        return value if isinstance(value, str) else ""
+
+    def shape_at(self, dotted: str) -> Shape | None:
+        """The model's shape of a member named by its dotted path through structures."""
+        shape: Shape | None = self.model.input_shape
+        for part in dotted.split("."):
+            members = getattr(shape, "members", None)
+            shape = members.get(part) if members else None
+        return shape
+
+    @property
+    def documented_values(self) -> dict[str, tuple[str, ...]]:
+        """Top-level members the model types as free text but whose docs list the valid values."""
+        return {
+            path: hint.choice_values
+            for path, hint in self.hints.items()
+            if hint.choices and "." not in path and not getattr(self.shape_at(path), "enum", None)
+        }
+
+    def documented_rules(self, params: dict) -> list[Violation]:
+        """Violations of the documented values and cross-field rules (the model's constraints hold)."""
+        found = [
+            Violation((member,), "enum", "must be one of " + ", ".join(allowed))
+            for member, allowed in self.documented_values.items()
+            if params.get(member) is not None and params[member] not in allowed
+        ]
+        return found + (self.rules(params) if self.rules else [])
+
+
+_REGISTRY: dict[str, Operation] = {}
+
+
+def register(operation: Operation) -> Operation:
+    if operation.key in _REGISTRY:
+        raise ValueError(f"{operation.key} is declared twice")
+    operation.model  # noqa: B018 - fail at import if botocore does not know the operation
+    _REGISTRY[operation.key] = operation
+    return operation
+
+
+@functools.cache
+def _load_declarations() -> None:
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+def all_operations() -> list[Operation]:
+    _load_declarations()
+    return sorted(_REGISTRY.values(), key=lambda op: (op.title, op.key))
+
+
+def get_operation(key: str) -> Operation:
+    """The operation registered under ``key``; LookupError if there is none."""
+    _load_declarations()
+    try:
+        return _REGISTRY[key]
+    except KeyError:
+        raise LookupError(f"no operation {key} is registered") from None
