@@ -228,7 +228,7 @@ def test_more_than_fifty_tags_is_an_error_on_the_tags_group():
     f = form(**{f"tags__{i}__key": f"k{i}" for i in range(51)})
 
     assert not f.is_valid()
-    assert not f.errors
+    assert f.errors == f.group_errors
     assert f.group_errors == {"tags": ["Must have 0–50 items (has 51)."]}
     assert f.layout.children[-1].errors == ["Must have 0–50 items (has 51)."]
 

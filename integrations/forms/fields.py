@@ -1,0 +1,87 @@
+"""One Django form field per scalar member of an operation's input.
+
+The field carries what the model says about the member (its limits, its documentation) and what
+the operation's hints add (a label, the constraint in words, documented choices), so that a person
+sees the rule before breaking it. The field only parses; the model validation after cleaning is
+what decides whether a value is accepted, so no field is stricter than the service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.model import Shape
+from django import forms
+from django.utils import timezone
+
+from awsmodel.constraints import describe
+from awsmodel.shapes import first_paragraph
+from operations import FieldHint
+
+
+class TimestampField(forms.Field):
+    """A date and time (ISO-8601) or epoch seconds; sent to botocore as an ISO-8601 string.
+
+    botocore accepts both, but people type either, so the form takes both and sends one form of
+    them: the recorded request then reads the same whichever was typed.
+    """
+
+    widget = forms.TextInput
+
+    def to_python(self, value: object) -> str | None:
+        if value in (None, ""):
+            return None
+        text = str(value).strip()
+        try:
+            moment = dt.datetime.fromtimestamp(float(text), tz=dt.UTC)
+        except (ValueError, OverflowError, OSError):
+            try:
+                moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise forms.ValidationError(
+                    "Enter a date and time such as 2026-01-31T14:30:00Z, or epoch seconds."
+                ) from None
+            if timezone.is_naive(moment):
+                moment = moment.replace(tzinfo=dt.UTC)
+        return moment.astimezone(dt.UTC).isoformat()
+
+
+def make_field(
+    shape: Shape, hint: FieldHint, label: str, required: bool, sensitive: bool, words: Mapping[str, str]
+) -> forms.Field:
+    """A form field for one scalar member, with the model's limits and the docs' help.
+
+    The scalar type picks the widget and the parsing (numbers, booleans, timestamps); text is
+    kept exactly as typed, because the model, not the form, decides which spaces are allowed.
+    """
+    help_parts = [hint.help or first_paragraph(shape)]
+    # Declared choices are the real constraint (the model only says "1–255 characters").
+    said = hint.words or (f"one of {', '.join(hint.choice_values)}" if hint.choices else describe(shape, words))
+    if said:
+        help_parts.append(f"Constraint: {said}.")
+    help_text = " ".join(p for p in help_parts if p)
+    common: dict[str, Any] = {"label": hint.label or label, "required": required, "help_text": help_text}
+    kind = shape.type_name
+    enum = getattr(shape, "enum", None)  # only string shapes have one
+    choices = hint.choices or (tuple(enum) if enum else None)
+    if choices:
+        pairs = [(c, c) if isinstance(c, str) else c for c in choices]
+        return forms.ChoiceField(choices=[("", "—"), *pairs], **common)
+    if kind in ("integer", "long"):
+        return forms.IntegerField(min_value=shape.metadata.get("min"), max_value=shape.metadata.get("max"), **common)
+    if kind in ("float", "double"):
+        return forms.FloatField(**common)
+    if kind == "boolean":
+        return forms.TypedChoiceField(
+            choices=[("", "—"), ("true", "true"), ("false", "false")],
+            coerce=lambda v: v == "true",
+            empty_value=None,
+            **common,
+        )
+    if kind == "timestamp":
+        return TimestampField(**common)
+    widget = forms.Textarea(attrs={"rows": 6}) if (hint.widget == "textarea" or sensitive) else forms.TextInput
+    # No stripping: a value AWS accepts with its spaces must arrive with them.
+    return forms.CharField(widget=widget, strip=False, **common)
