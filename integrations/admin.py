@@ -32,7 +32,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(AwsRequest)
-class RequestAdmin(ReadOnlyAdmin):
+class AwsRequestAdmin(ReadOnlyAdmin):
     list_display = ("id", "service", "operation", "status", "created_by", "target", "created_at", "resource_id")
     list_filter = ("status", "service", "operation", "target")
     search_fields = ("client_token", "resource_id", "error_code", "attempts__aws_request_id")

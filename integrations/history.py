@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from integrations.models import AwsRequest, AwsTarget, RequestStatus
-from integrations.permissions import APPROVE, VIEW_ALL, VIEW_SENSITIVE, shown_parameters, visible_requests
+from integrations.permissions import VIEW_SENSITIVE, may_see_every_request, shown_parameters
 from operations import all_operations, get_operation
 
 EXPORT_CHUNK = 500
@@ -34,7 +34,7 @@ class HistoryFilter(forms.Form):
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         # Target names are shown to those who may see every request, or else the user's own.
-        if user is not None and not (user.has_perm(VIEW_ALL) or user.has_perm(APPROVE)):
+        if user is not None and not may_see_every_request(user):
             self.fields["target"].queryset = AwsTarget.usable_by(user)
         self.fields["operation"].choices = [("", "All")] + [(op.key, op.title) for op in all_operations()]
 
@@ -64,7 +64,7 @@ class HistoryFilter(forms.Form):
 def history(user, query: dict | None = None) -> tuple[HistoryFilter, QuerySet]:
     """The filter form bound to ``query`` and the requests ``user`` may see that match it."""
     form = HistoryFilter(query or None, user=user)
-    requests = visible_requests(user, AwsRequest.objects.select_related("created_by", "target"))
+    requests: QuerySet = AwsRequest.objects.select_related("created_by", "target").visible_to(user)
     if query:
         requests = form.apply(requests)
     return form, requests
@@ -92,22 +92,22 @@ EXPORT_COLUMNS = (
 )
 
 
-def export_row(request: AwsRequest, show_sensitive: bool) -> dict:
-    parameters = shown_parameters(request, show_sensitive)
+def export_row(aws_request: AwsRequest, show_sensitive: bool) -> dict:
+    parameters = shown_parameters(aws_request, show_sensitive)
     return {
-        "id": request.pk,
-        "created_at": request.created_at.isoformat(),
-        "user": request.created_by.get_username(),
-        "operation": request.operation_key,
-        "target": request.target.name if request.target else "",
-        "account_id": request.account_id,
-        "region": request.region,
-        "status": request.status,
-        "client_token": request.client_token,
-        "resource_id": request.resource_id,
-        "error_code": request.error_code,
-        "error_message": request.error_message,
-        "finished_at": request.finished_at.isoformat() if request.finished_at else "",
+        "id": aws_request.pk,
+        "created_at": aws_request.created_at.isoformat(),
+        "user": aws_request.created_by.get_username(),
+        "operation": aws_request.operation_key,
+        "target": aws_request.target.name if aws_request.target else "",
+        "account_id": aws_request.account_id,
+        "region": aws_request.region,
+        "status": aws_request.status,
+        "client_token": aws_request.client_token,
+        "resource_id": aws_request.resource_id,
+        "error_code": aws_request.error_code,
+        "error_message": aws_request.error_message,
+        "finished_at": aws_request.finished_at.isoformat() if aws_request.finished_at else "",
         "parameters": parameters,
     }
 
@@ -124,16 +124,16 @@ def csv_lines(user, requests: QuerySet) -> Iterator[str]:
     show = user.has_perm(VIEW_SENSITIVE)
     writer = csv.writer(_Echo())
     yield writer.writerow(EXPORT_COLUMNS)
-    for request in requests.order_by("-created_at", "-id").iterator(chunk_size=EXPORT_CHUNK):
-        row = export_row(request, show)
+    for aws_request in requests.order_by("-created_at", "-id").iterator(chunk_size=EXPORT_CHUNK):
+        row = export_row(aws_request, show)
         row["parameters"] = json.dumps(row["parameters"], ensure_ascii=False, sort_keys=True)
         yield writer.writerow([row[c] for c in EXPORT_COLUMNS])
 
 
 def json_lines(user, requests: QuerySet) -> Iterator[str]:
     show = user.has_perm(VIEW_SENSITIVE)
-    for request in requests.order_by("-created_at", "-id").iterator(chunk_size=EXPORT_CHUNK):
-        yield json.dumps(export_row(request, show), ensure_ascii=False) + "\n"
+    for aws_request in requests.order_by("-created_at", "-id").iterator(chunk_size=EXPORT_CHUNK):
+        yield json.dumps(export_row(aws_request, show), ensure_ascii=False) + "\n"
 
 
 def export_filename(extension: str) -> str:

@@ -8,6 +8,7 @@ on it next. Attempt rows are appended before each call leaves the process and ne
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -16,7 +17,11 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 
+from integrations.permissions import may_see_every_request
 from operations import operation_key
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class RequestStatus(models.TextChoices):
@@ -27,9 +32,11 @@ class RequestStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     REJECTED = "rejected", "Rejected"
+    # Taken back before any worker started it; never runs.
+    CANCELLED = "cancelled", "Cancelled"
 
 
-FINISHED_STATUSES = (RequestStatus.SUCCEEDED, RequestStatus.FAILED, RequestStatus.REJECTED)
+FINISHED_STATUSES = (RequestStatus.SUCCEEDED, RequestStatus.FAILED, RequestStatus.REJECTED, RequestStatus.CANCELLED)
 
 
 class AwsTarget(models.Model):
@@ -115,6 +122,18 @@ def new_client_token() -> str:
     return str(uuid.uuid4())
 
 
+class AwsRequestQuerySet(models.QuerySet):
+    def visible_to(self, user: User) -> AwsRequestQuerySet:
+        """The requests ``user`` may see: their own, or everybody's for auditors and approvers.
+
+        One method, so that the home page, the history, a request's page, the exports and the
+        API cannot disagree about what someone may see.
+        """
+        if may_see_every_request(user):
+            return self
+        return self.filter(created_by=user)
+
+
 class AwsRequest(models.Model):
     """One request a person (or a script) made to run an AWS operation: history and work queue.
 
@@ -148,6 +167,8 @@ class AwsRequest(models.Model):
     response = models.JSONField(null=True, blank=True)
     error_code = models.CharField(max_length=255, blank=True)
     error_message = models.TextField(blank=True)
+
+    objects = AwsRequestQuerySet.as_manager()
 
     class Meta:
         ordering = ("-created_at", "-id")

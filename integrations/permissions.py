@@ -6,13 +6,19 @@ migration) and kept in step, with the built-in groups' grants, after every migra
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import QuerySet
 from django.http import Http404
 
 from awsmodel.redaction import redact_sensitive
 from operations import Operation, all_operations, get_operation
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+    from integrations.models import AwsRequest
 
 APP = "integrations"
 VIEW_ALL = f"{APP}.view_all_requests"
@@ -44,20 +50,20 @@ def runnable_operations(user) -> list[Operation]:
     return [op for op in all_operations() if can_run(user, op)]
 
 
-def visible_requests(user, requests: QuerySet) -> QuerySet:
-    """Everyone sees their own requests; auditors and approvers see everybody's."""
-    if user.has_perm(VIEW_ALL) or user.has_perm(APPROVE):
-        return requests
-    return requests.filter(created_by=user)
+def may_see_every_request(user: User | AnonymousUser) -> bool:
+    """Auditors see everybody's requests, and so do approvers, who must judge them; everyone else
+    sees their own (``AwsRequest.objects.visible_to``)."""
+    return user.has_perm(VIEW_ALL) or user.has_perm(APPROVE)
 
 
-def shown_parameters(request, may_see_sensitive: bool) -> dict:
+def shown_parameters(aws_request: AwsRequest, may_see_sensitive: bool) -> dict:
     """A request's parameters for a reader: sensitive members (Supply Chain's data) shown as their
     size and digest unless the reader may see them."""
     if may_see_sensitive:
-        return request.parameters
-    shape = get_operation(request.operation_key).model.input_shape
-    return redact_sensitive(shape, request.parameters)
+        return aws_request.parameters
+    shape = get_operation(aws_request.operation_key).input_shape
+    shown: dict = redact_sensitive(shape, aws_request.parameters)  # a dict in, a dict out
+    return shown
 
 
 def sync_permissions_and_groups(**kwargs: object) -> None:

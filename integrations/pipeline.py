@@ -1,6 +1,8 @@
-"""The life of a request: recorded, handed to a worker, called with retries, and finished.
+"""The work on a request: handed to a worker, called with retries, classified, and swept up.
 
-Exactly once rests on four rules kept here and nowhere else:
+Every change of a request's status (and every attempt row) is made by
+``integrations.lifecycle``; this module orchestrates: the broker, the AWS call, what its
+outcome means. Exactly once rests on four rules, kept by the two together:
 - the request row (with its client token) is committed before anything is enqueued;
 - a worker acts only after claiming the row with a compare-and-set update, so one request runs
   in one place at a time, and a claim whose lease ran out (a dead worker) can be taken over;
@@ -16,6 +18,7 @@ import datetime as dt
 import json
 import logging
 import uuid
+from typing import Any
 
 from botocore import xform_name
 from celery.exceptions import SoftTimeLimitExceeded
@@ -24,40 +27,17 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from integrations import retry_policy
+from integrations import lifecycle, retry_policy
 from integrations.aws_clients import get_client
 from integrations.aws_errors import Failure, classify
-from integrations.models import ApprovalRule, Attempt, AttemptOutcome, AwsRequest, AwsTarget, RequestStatus
-from operations import Operation, get_operation
+from integrations.models import Attempt, AttemptOutcome, AwsRequest, RequestStatus
+from operations import get_operation
 
 logger = logging.getLogger(__name__)
 
 # A fresh request is left to its own hand-off this long before the sweeper steps in.
 HANDOFF_GRACE = dt.timedelta(seconds=5)
 SWEEP_BATCH = 100
-
-
-def submit(
-    operation: Operation, params: dict, user, target: AwsTarget, idempotency_key: str | None = None
-) -> AwsRequest:
-    """Record a request and, unless it needs approval, hand it to a worker after the commit."""
-    needs_approval = ApprovalRule.applies(operation.key, target)
-    with transaction.atomic():
-        request = AwsRequest.objects.create(
-            service=operation.service,
-            operation=operation.name,
-            parameters=params,
-            target=target,
-            account_id=target.account_id,
-            region=target.region,
-            created_by=user,
-            idempotency_key=idempotency_key,
-            status=RequestStatus.AWAITING_APPROVAL if needs_approval else RequestStatus.QUEUED,
-        )
-        if not needs_approval:
-            # robust: a broker failure after the commit must not turn a recorded request into a 500.
-            transaction.on_commit(lambda: dispatch(request.pk), robust=True)
-    return request
 
 
 def dispatch(request_id: int, countdown: float | None = None) -> bool:
@@ -73,14 +53,7 @@ def dispatch(request_id: int, countdown: float | None = None) -> bool:
     return True
 
 
-def _claimable(now: dt.datetime) -> Q:
-    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    return (Q(status__in=(RequestStatus.QUEUED, RequestStatus.RETRYING)) & due) | Q(
-        status=RequestStatus.RUNNING, lease_expires_at__lt=now
-    )
-
-
-def _json_safe(value: object) -> object:
+def _json_safe(value: object) -> Any:
     def default(obj: object) -> str:
         return obj.isoformat() if isinstance(obj, (dt.datetime, dt.date)) else str(obj)
 
@@ -90,58 +63,43 @@ def _json_safe(value: object) -> object:
 def execute(request_id: int, worker: str = "") -> str:
     """Make one attempt at a request, if this worker can claim it. Returns what happened."""
     now = timezone.now()
-    claim = uuid.uuid4()
-    lease = dt.timedelta(seconds=settings.PORTAL_LEASE_SECONDS)
-    claimed = (
-        AwsRequest.objects.filter(pk=request_id)
-        .filter(_claimable(now))
-        .update(status=RequestStatus.RUNNING, claim_id=claim, lease_expires_at=now + lease, updated_at=now)
-    )
-    if not claimed:
+    claim_id = lifecycle.claim(request_id, now)
+    if claim_id is None:
         return _not_claimed(request_id, now)
-    request = AwsRequest.objects.select_related("target", "created_by").get(pk=request_id)
-    # A worker that stopped mid-call left its attempt open: AWS may or may not have acted on it.
-    # The next attempt carries the same client token, so it returns that resource if it exists.
-    request.attempts.filter(outcome=AttemptOutcome.IN_PROGRESS).update(
-        outcome=AttemptOutcome.INTERRUPTED,
-        finished_at=now,
-        error_message="The worker stopped during this call; the next attempt reuses the client token.",
-    )
-    number = request.attempts.count() + 1
-    if number > retry_policy.max_attempts():
-        _finish(request, claim, failed=Failure("MaxAttemptsExceeded", "No attempts left.", retryable=False))
+    aws_request = AwsRequest.objects.select_related("target", "created_by").get(pk=request_id)
+    attempt = lifecycle.start_attempt(aws_request, claim_id, now=now, worker=worker)
+    if attempt is None:
         return "failed"
-    attempt = Attempt.objects.create(
-        request=request, number=number, started_at=now, client_token=request.client_token, worker=worker
-    )
-    operation = get_operation(request.operation_key)
-    kwargs = dict(request.parameters)
+    operation = get_operation(aws_request.operation_key)
+    kwargs = dict(aws_request.parameters)
     if operation.token_member:
-        kwargs[operation.token_member] = request.client_token
+        kwargs[operation.token_member] = aws_request.client_token
     try:
-        client = get_client(request.service, request.region, request.target, request.created_by.get_username())
-        response = getattr(client, xform_name(request.operation))(**kwargs)
+        client = get_client(
+            aws_request.service, aws_request.region, aws_request.target, aws_request.created_by.get_username()
+        )
+        response = getattr(client, xform_name(aws_request.operation))(**kwargs)
     except SoftTimeLimitExceeded:
         # The call may have reached AWS; only the same token can tell, so try again.
         failure = Failure("SoftTimeLimitExceeded", "The worker's time limit ran out during the call.", True)
-        return _after_failure(request, attempt, claim, failure)
+        return _after_failure(aws_request, attempt, claim_id, failure)
     except Exception as exc:
-        return _after_failure(request, attempt, claim, classify(exc))
+        return _after_failure(aws_request, attempt, claim_id, classify(exc))
     meta = response.pop("ResponseMetadata", {})
     body = _json_safe(response)
     with transaction.atomic():
-        Attempt.objects.filter(pk=attempt.pk).update(
-            outcome=AttemptOutcome.SUCCEEDED,
-            finished_at=timezone.now(),
+        lifecycle.finish_attempt(
+            attempt,
+            AttemptOutcome.SUCCEEDED,
             http_status=meta.get("HTTPStatusCode"),
             aws_request_id=meta.get("RequestId", ""),
         )
-        _finish(request, claim, response=body, resource_id=operation.result_of(body))
+        lifecycle.succeed(aws_request, claim_id, response=body, resource_id=operation.result_of(body))
     return "succeeded"
 
 
 def _not_claimed(request_id: int, now: dt.datetime) -> str:
-    """Finished, not due yet, or held by another worker's lease.
+    """Finished, cancelled, not due yet, or held by another worker's lease.
 
     The last case is a redelivery (late ack and reject-on-worker-lost bring a task back when its
     worker dies) or a duplicate: look again when the lease runs out, so that a dead worker's
@@ -155,56 +113,24 @@ def _not_claimed(request_id: int, now: dt.datetime) -> str:
     return "held by another worker; checking again when its lease ends"
 
 
-def _after_failure(request: AwsRequest, attempt: Attempt, claim: uuid.UUID, failure: Failure) -> str:
+def _after_failure(aws_request: AwsRequest, attempt: Attempt, claim_id: uuid.UUID, failure: Failure) -> str:
     retry = failure.retryable and attempt.number < retry_policy.max_attempts()
-    now = timezone.now()
     with transaction.atomic():
-        Attempt.objects.filter(pk=attempt.pk).update(
-            outcome=AttemptOutcome.RETRYABLE_ERROR if retry else AttemptOutcome.FAILED,
-            finished_at=now,
-            http_status=failure.http_status,
-            error_code=failure.code,
-            error_message=failure.message[:10_000],
-            aws_request_id=failure.aws_request_id,
+        lifecycle.finish_attempt(
+            attempt, AttemptOutcome.RETRYABLE_ERROR if retry else AttemptOutcome.FAILED, failure=failure
         )
         if not retry:
             if failure.retryable:
                 failure = Failure(
                     failure.code, f"Gave up after {attempt.number} attempts: {failure.message}", retryable=False
                 )
-            _finish(request, claim, failed=failure)
+            lifecycle.fail(aws_request, claim_id, failure)
             return "failed"
         delay = retry_policy.backoff_seconds(attempt.number, failure.retry_after)
-        still_ours = AwsRequest.objects.filter(pk=request.pk, claim_id=claim).update(
-            status=RequestStatus.RETRYING,
-            next_attempt_at=now + dt.timedelta(seconds=delay),
-            lease_expires_at=None,
-            error_code=failure.code,
-            error_message=failure.message[:10_000],
-            updated_at=now,
-        )
-        if still_ours:
-            transaction.on_commit(lambda: dispatch(request.pk, countdown=delay), robust=True)
+        at = timezone.now() + dt.timedelta(seconds=delay)
+        if lifecycle.retry_later(aws_request, claim_id, failure, at=at):
+            transaction.on_commit(lambda: dispatch(aws_request.pk, countdown=delay), robust=True)
     return "retrying"
-
-
-def _finish(
-    request: AwsRequest,
-    claim: uuid.UUID,
-    *,
-    failed: Failure | None = None,
-    response: object = None,
-    resource_id: str = "",
-) -> None:
-    now = timezone.now()
-    changes: dict = {"finished_at": now, "lease_expires_at": None, "next_attempt_at": None, "updated_at": now}
-    if failed is None:
-        changes.update(
-            status=RequestStatus.SUCCEEDED, response=response, resource_id=resource_id, error_code="", error_message=""
-        )
-    else:
-        changes.update(status=RequestStatus.FAILED, error_code=failed.code, error_message=failed.message[:10_000])
-    AwsRequest.objects.filter(pk=request.pk, claim_id=claim).update(**changes)
 
 
 def stuck_requests(now: dt.datetime) -> Q:

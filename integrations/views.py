@@ -7,6 +7,7 @@ import json
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
@@ -16,8 +17,9 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
 
-from integrations import approvals, history, pipeline, preview
+from integrations import history, lifecycle, preview
 from integrations.error_help import explain
 from integrations.forms import FIELD, ROWS_ACTION, OperationForm, edit_rows, params_to_data
 from integrations.models import AwsRequest, AwsTarget, RequestStatus
@@ -26,20 +28,27 @@ from integrations.permissions import (
     EXPORT,
     VIEW_ALL,
     VIEW_SENSITIVE,
-    can_run,
     operation_or_404,
     runnable_operations,
     shown_parameters,
-    visible_requests,
 )
 from operations import Operation, operation_key
+
+
+class PortalRequest(HttpRequest):
+    """What every page receives: a signed-in user (LoginRequiredMiddleware lets nobody else in)
+    and django-htmx's reading of the request."""
+
+    user: User
+    htmx: HtmxDetails
+
 
 PAGE_SIZE = 25
 PREVIEW = "_preview"
 EDIT = "_edit"
 
 
-def _render(request: HttpRequest, full: str, partial: str, context: dict, status: int = 200) -> HttpResponse:
+def _render(request: PortalRequest, full: str, partial: str, context: dict, status: int = 200) -> HttpResponse:
     """The whole page, or only its changing part when htmx asks for it."""
     response = render(request, partial if request.htmx else full, context, status=status)
     patch_vary_headers(response, ("HX-Request",))
@@ -58,9 +67,9 @@ class TargetForm(forms.Form):
 
 
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: PortalRequest) -> HttpResponse:
     """What a person wants first: their recent requests, the last day at a glance, what failed."""
-    visible = visible_requests(request.user, AwsRequest.objects.select_related("created_by", "target"))
+    visible = AwsRequest.objects.select_related("created_by", "target").visible_to(request.user)
     since = timezone.now() - dt.timedelta(days=1)
     counts = dict(
         visible.filter(created_at__gte=since).values_list("status").annotate(n=Count("id")).values_list("status", "n")
@@ -80,29 +89,33 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def operation_list(request: HttpRequest) -> HttpResponse:
+def operation_list(request: PortalRequest) -> HttpResponse:
     return render(request, "integrations/operation_list.html", {"operations": runnable_operations(request.user)})
 
 
-def _allowed_targets(request: HttpRequest, operation: Operation):
-    if not can_run(request.user, operation):
-        raise PermissionDenied("You may not run this operation.")
+def _allowed_targets(request: PortalRequest, operation: Operation):
+    """The targets to offer, after refusing (403) a user who may not run the operation at all.
+
+    A POST naming a target the user may not use is refused here too, before the form is even
+    validated, so it learns nothing; ``lifecycle.submit`` decides again when it records.
+    """
+    lifecycle.authorize(request.user, operation)
     targets = AwsTarget.usable_by(request.user)
     chosen = request.POST.get("target", "")
     if request.method == "POST" and (
         not targets.exists() or (chosen and not (chosen.isdigit() and targets.filter(pk=chosen).exists()))
     ):
-        raise PermissionDenied("You may not use this AWS target.")
+        raise lifecycle.TargetNotPermitted("You may not use this AWS target.")
     return targets
 
 
-def _form_page(request: HttpRequest, operation: Operation, form, target_form, targets) -> HttpResponse:
+def _form_page(request: PortalRequest, operation: Operation, form, target_form, targets) -> HttpResponse:
     context = {"operation": operation, "form": form, "target_form": target_form, "has_targets": targets.exists()}
     return _render(request, "integrations/operation_form.html", "integrations/_operation_form.html", context)
 
 
 @require_http_methods(["GET", "POST"])
-def operation_form(request: HttpRequest, service: str, name: str) -> HttpResponse:
+def operation_form(request: PortalRequest, service: str, name: str) -> HttpResponse:
     """The form; its Preview button shows the exact call, whose Run button records the request.
 
     A POST without PREVIEW (the preview's Run, or a script) records it at once.
@@ -134,14 +147,16 @@ def operation_form(request: HttpRequest, service: str, name: str) -> HttpRespons
             "cli_command": preview.cli_command(operation, form.params, target.region),
         }
         return _render(request, "integrations/preview.html", "integrations/_preview.html", context)
-    recorded = pipeline.submit(operation, form.params, request.user, target)
+    # The form checked these parameters by the same rules, so submit raises no InvalidParametersError;
+    # its PermissionDenied is a 403 like the checks above.
+    aws_request = lifecycle.submit(operation, form.params, request.user, target).aws_request
     if request.htmx:
-        return HttpResponseClientRedirect(recorded.get_absolute_url())
-    return redirect(recorded)
+        return HttpResponseClientRedirect(aws_request.get_absolute_url())
+    return redirect(aws_request)
 
 
 @require_POST
-def operation_validate(request: HttpRequest, service: str, name: str) -> HttpResponse:
+def operation_validate(request: PortalRequest, service: str, name: str) -> HttpResponse:
     """One field checked as the person leaves it, by the same rules as on submit."""
     operation = operation_or_404(operation_key(service, name))
     _allowed_targets(request, operation)
@@ -153,19 +168,19 @@ def operation_validate(request: HttpRequest, service: str, name: str) -> HttpRes
 
 
 @require_GET
-def request_again(request: HttpRequest, pk: int) -> HttpResponse:
+def request_again(request: PortalRequest, pk: int) -> HttpResponse:
     """Run again: the request's form filled with its parameters; a new client token when run."""
-    recorded = _visible_request_or_404(request, pk)
-    operation = operation_or_404(recorded.operation_key)
+    aws_request = _visible_request_or_404(request, pk)
+    operation = operation_or_404(aws_request.operation_key)
     targets = _allowed_targets(request, operation)
-    form = OperationForm(operation, initial=params_to_data(operation, recorded.parameters))
-    target_form = TargetForm(targets, initial={"target": recorded.target_id})
-    messages.info(request, f"A copy of request #{recorded.pk}: check it, then preview and run.")
+    form = OperationForm(operation, initial=params_to_data(operation, aws_request.parameters))
+    target_form = TargetForm(targets, initial={"target": aws_request.target_id})
+    messages.info(request, f"A copy of request #{aws_request.pk}: check it, then preview and run.")
     return _form_page(request, operation, form, target_form, targets)
 
 
 @require_GET
-def request_list(request: HttpRequest) -> HttpResponse:
+def request_list(request: PortalRequest) -> HttpResponse:
     filters, requests = history.history(request.user, request.GET)
     page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -182,7 +197,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def request_export(request: HttpRequest, fmt: str) -> StreamingHttpResponse:
+def request_export(request: PortalRequest, fmt: str) -> StreamingHttpResponse:
     if not request.user.has_perm(EXPORT):
         raise PermissionDenied("You may not export the history.")
     _, requests = history.history(request.user, request.GET)
@@ -195,36 +210,35 @@ def request_export(request: HttpRequest, fmt: str) -> StreamingHttpResponse:
     return response
 
 
-def _visible_request_or_404(request: HttpRequest, pk: int) -> AwsRequest:
-    requests = visible_requests(request.user, AwsRequest.objects.select_related("created_by", "target"))
-    return get_object_or_404(requests, pk=pk)
+def _visible_request_or_404(request: PortalRequest, pk: int) -> AwsRequest:
+    return get_object_or_404(AwsRequest.objects.select_related("created_by", "target").visible_to(request.user), pk=pk)
 
 
 @require_GET
-def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    recorded = _visible_request_or_404(request, pk)
-    parameters = shown_parameters(recorded, request.user.has_perm(VIEW_SENSITIVE))
-    operation = operation_or_404(recorded.operation_key)
+def request_detail(request: PortalRequest, pk: int) -> HttpResponse:
+    aws_request = _visible_request_or_404(request, pk)
+    parameters = shown_parameters(aws_request, request.user.has_perm(VIEW_SENSITIVE))
+    operation = operation_or_404(aws_request.operation_key)
     context = {
-        "req": recorded,
+        "aws_request": aws_request,
         "operation": operation,
-        "console_url": operation.console_link(recorded.region, recorded.resource_id),
-        "error_help": explain(recorded.error_code),
-        "attempts": recorded.attempts.all(),
+        "console_url": operation.console_link(aws_request.region, aws_request.resource_id),
+        "error_help": explain(aws_request.error_code, operation),
+        "attempts": aws_request.attempts.all(),
         "parameters": json.dumps(parameters, indent=2, ensure_ascii=False),
-        "decision": getattr(recorded, "decision", None),
-        "can_decide": recorded.status == RequestStatus.AWAITING_APPROVAL
-        and approvals.can_decide(request.user, recorded),
+        "decision": getattr(aws_request, "decision", None),
+        "can_decide": aws_request.status == RequestStatus.AWAITING_APPROVAL
+        and lifecycle.can_decide(request.user, aws_request),
     }
     response = _render(request, "integrations/request_detail.html", "integrations/_request_status.html", context)
-    if request.htmx and recorded.is_finished:
+    if request.htmx and aws_request.is_finished:
         # 286 stops htmx polling; its body (the final state) is still swapped in.
         response.status_code = HTMX_STOP_POLLING
     return response
 
 
 @require_GET
-def approval_queue(request: HttpRequest) -> HttpResponse:
+def approval_queue(request: PortalRequest) -> HttpResponse:
     if not request.user.has_perm(APPROVE):
         raise PermissionDenied("You may not approve requests.")
     waiting = (
@@ -237,13 +251,13 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
-    recorded = _visible_request_or_404(request, pk)
+def request_decide(request: PortalRequest, pk: int) -> HttpResponse:
+    aws_request = _visible_request_or_404(request, pk)
     approve = request.POST.get("decision") == "approve"
     try:
-        approvals.decide(recorded, request.user, approve=approve, reason=request.POST.get("reason", ""))
-    except approvals.DecisionError as exc:
+        lifecycle.decide(aws_request, request.user, approve=approve, reason=request.POST.get("reason", ""))
+    except lifecycle.DecisionError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Request #{recorded.pk} {'approved' if approve else 'rejected'}.")
-    return redirect(recorded)
+        messages.success(request, f"Request #{aws_request.pk} {'approved' if approve else 'rejected'}.")
+    return redirect(aws_request)

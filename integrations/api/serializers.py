@@ -33,15 +33,15 @@ class RequestSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AwsRequest
-        fields = (
+        fields: tuple[str, ...] = (
             "id", "url", "operation", "status", "created_by", "created_at", "target", "account_id", "region",
             "client_token", "parameters", "resource_id", "response", "error_code", "error_message",
             "finished_at",
         )  # fmt: skip
 
-    def get_parameters(self, request: AwsRequest) -> dict:
+    def get_parameters(self, aws_request: AwsRequest) -> dict:
         # Sensitive members are redacted unless the reader may see them (set by the view).
-        return self.context["parameters_for"](request)
+        return self.context["parameters_for"](aws_request)
 
 
 class RequestDetailSerializer(RequestSerializer):
@@ -68,7 +68,9 @@ class OperationSerializer(serializers.Serializer):
 
 
 class ErrorsSerializer(serializers.Serializer):
-    errors = serializers.DictField(
+    # Describes the 400 body for the OpenAPI document only; never used to validate (where DRF's
+    # own ``errors`` property would matter), hence the name clash is harmless.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Messages per parameter path, e.g. tags[0].key; 'target' for the target.",
     )

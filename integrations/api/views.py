@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
-from django.shortcuts import get_object_or_404
+from typing import cast
+
+from django.contrib.auth.models import User
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, parsers, status
 from rest_framework.exceptions import ParseError, PermissionDenied
-from rest_framework.request import Request as ApiRequest
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from awsmodel.schema import json_schema
-from integrations import history, pipeline
+from integrations import history, lifecycle
 from integrations.api.serializers import (
     ErrorsSerializer,
     OperationSerializer,
@@ -23,18 +24,11 @@ from integrations.api.serializers import (
     SubmitSerializer,
 )
 from integrations.models import AwsRequest, AwsTarget
-from integrations.permissions import (
-    VIEW_SENSITIVE,
-    can_run,
-    operation_or_404,
-    runnable_operations,
-    shown_parameters,
-    visible_requests,
-)
+from integrations.permissions import VIEW_SENSITIVE, operation_or_404, runnable_operations, shown_parameters
 from operations import Operation, operation_key
-from operations.checks import check_parameters
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+TARGET_REFUSED = "You may not use this AWS target, or it does not exist."
 HISTORY_PARAMETERS = [
     OpenApiParameter("operation", str, description="service/Operation, e.g. appfabric/CreateIngestion"),
     OpenApiParameter("status", str),
@@ -48,24 +42,29 @@ HISTORY_PARAMETERS = [
 
 def _parameters_for(user):
     show = user.has_perm(VIEW_SENSITIVE)
-    return lambda request: shown_parameters(request, show)
+    return lambda aws_request: shown_parameters(aws_request, show)
 
 
-def _describe(operation: Operation, api_request: ApiRequest) -> dict:
+def _user(request: Request) -> User:
+    """The caller: every view here requires authentication (IsAuthenticated), so never anonymous."""
+    return cast(User, request.user)
+
+
+def _describe(operation: Operation, api_request: Request) -> dict:
     return {
         "key": operation.key,
         "service": operation.service,
         "operation": operation.name,
         "title": operation.title,
         "summary": operation.summary,
-        "parameters_schema": json_schema(operation.model.input_shape, skip=operation.token_member),
+        "parameters_schema": json_schema(operation.input_shape, skip=operation.token_member),
         "submit_url": api_request.build_absolute_uri(reverse("api-submit", args=[operation.service, operation.name])),
     }
 
 
 class OperationListView(APIView):
     @extend_schema(responses=OperationSerializer(many=True), summary="The operations you may run")
-    def get(self, request: ApiRequest) -> Response:
+    def get(self, request: Request) -> Response:
         return Response([_describe(op, request) for op in runnable_operations(request.user)])
 
 
@@ -95,50 +94,44 @@ class SubmitView(APIView):
         ],
         summary="Record a request (validated like the form), to run as soon as a worker takes it",
     )
-    def post(self, request: ApiRequest, service: str, name: str) -> Response:
+    def post(self, request: Request, service: str, name: str) -> Response:
         operation = operation_or_404(operation_key(service, name))
-        if not can_run(request.user, operation):
-            raise PermissionDenied("You may not run this operation.")
+        try:
+            # Asked before the body is read: a forbidden operation is a 403 whatever is posted.
+            lifecycle.authorize(_user(request), operation)
+        except lifecycle.OperationNotPermitted as exc:
+            raise PermissionDenied(str(exc)) from None
         body = SubmitSerializer(data=request.data)
         if not body.is_valid():
             return Response({"errors": body.errors}, status=status.HTTP_400_BAD_REQUEST)
-        target = AwsTarget.usable_by(request.user).filter(name=body.validated_data["target"]).first()
+        target = AwsTarget.objects.filter(name=body.validated_data["target"]).first()
         if target is None:
-            raise PermissionDenied("You may not use this AWS target, or it does not exist.")
-        params = body.validated_data["parameters"]
+            raise PermissionDenied(TARGET_REFUSED)
         key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()[:255] or None
-        if key:
-            earlier = AwsRequest.objects.filter(created_by=request.user, idempotency_key=key).first()
-            if earlier is not None:
-                return self._replay(request, earlier, operation, target, params)
-        violations = check_parameters(operation, params, strict=True)
-        if violations:
-            errors: dict[str, list[str]] = {}
-            for v in violations:
-                errors.setdefault(v.dotted_path or "parameters", []).append(v.message)
-            return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
         try:
-            with transaction.atomic():
-                recorded = pipeline.submit(operation, params, request.user, target, idempotency_key=key)
-        except IntegrityError:
-            # The same key, posted twice at once: the other POST recorded it first.
-            earlier = get_object_or_404(AwsRequest, created_by=request.user, idempotency_key=key)
-            return self._replay(request, earlier, operation, target, params)
-        return Response(self._serialize(request, recorded), status=status.HTTP_201_CREATED)
-
-    def _replay(self, request, earlier: AwsRequest, operation: Operation, target: AwsTarget, params: dict) -> Response:
-        # The whole body must match: a retry that leaves a member out is a different request too.
-        same = (earlier.operation_key, earlier.target_id, earlier.parameters) == (operation.key, target.pk, params)
-        if not same:
+            submission = lifecycle.submit(
+                operation, body.validated_data["parameters"], _user(request), target, idempotency_key=key
+            )
+        except lifecycle.TargetNotPermitted:
+            raise PermissionDenied(TARGET_REFUSED) from None
+        except lifecycle.IdempotencyConflictError:
             return Response(
                 {"errors": {IDEMPOTENCY_HEADER: ["was already used for a different request"]}},
                 status=status.HTTP_409_CONFLICT,
             )
-        return Response(self._serialize(request, earlier), status=status.HTTP_200_OK)
+        except lifecycle.InvalidParametersError as exc:
+            errors: dict[str, list[str]] = {}
+            for v in exc.violations:
+                errors.setdefault(v.dotted_path or "parameters", []).append(v.message)
+            return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            self._serialize(request, submission.aws_request),
+            status=status.HTTP_200_OK if submission.replayed else status.HTTP_201_CREATED,
+        )
 
-    def _serialize(self, request: ApiRequest, recorded: AwsRequest) -> dict:
+    def _serialize(self, request: Request, aws_request: AwsRequest) -> dict:
         context = {"request": request, "parameters_for": _parameters_for(request.user)}
-        return RequestDetailSerializer(recorded, context=context).data
+        return RequestDetailSerializer(aws_request, context=context).data
 
 
 class RequestListView(generics.ListAPIView):
@@ -160,7 +153,7 @@ class RequestDetailView(generics.RetrieveAPIView):
     serializer_class = RequestDetailSerializer
 
     def get_queryset(self):
-        return visible_requests(self.request.user, AwsRequest.objects.select_related("created_by", "target"))
+        return AwsRequest.objects.select_related("created_by", "target").visible_to(self.request.user)
 
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "parameters_for": _parameters_for(self.request.user)}

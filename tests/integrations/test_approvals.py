@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
 from django.utils import timezone
 
-from integrations import approvals, pipeline
+from integrations import approvals, lifecycle, pipeline
 from integrations.models import ApprovalDecision, ApprovalRule, AwsRequest, RequestStatus
 from integrations.permissions import APPROVERS, OPERATORS
 from operations import get_operation
@@ -281,7 +281,7 @@ def test_the_approvals_queue_lists_others_waiting_requests_but_not_the_approvers
     rejected = submit(client)
     approvals.decide(rejected, approver, approve=False, reason="no")
     # The approver's own request waits for someone else.
-    own = pipeline.submit(get_operation("appfabric/CreateIngestion"), ingestion_params(), approver, default_target())
+    own = lifecycle.record(get_operation("appfabric/CreateIngestion"), ingestion_params(), approver, default_target())
     assert own.status == RequestStatus.AWAITING_APPROVAL
 
     response = approver_client.get("/approvals/")

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from moto.server import ThreadedMotoServer
 from moto.sts.models import sts_backends
 
-from integrations import aws_clients, pipeline
+from integrations import aws_clients, lifecycle, pipeline
 from integrations.models import AwsRequest, AwsTarget, RequestStatus
 from integrations.permissions import OPERATORS
 from operations import get_operation
@@ -77,7 +77,7 @@ def user(db):
 
 
 def run(target: AwsTarget, user) -> AwsRequest:
-    request = pipeline.submit(get_operation("appfabric/CreateIngestion"), ingestion_params(), user, target)
+    request = lifecycle.record(get_operation("appfabric/CreateIngestion"), ingestion_params(), user, target)
     assert pipeline.execute(request.pk) == "succeeded"
     request.refresh_from_db()
     return request

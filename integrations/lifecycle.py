@@ -1,0 +1,416 @@
+"""A request's life in one place: every status an ``AwsRequest`` may move to, and who moves it.
+
+The status of a request row says who may act on it next (a person deciding, a worker calling
+AWS, nobody once it is finished), and two parties often try to act at the same moment: two
+approvers, two workers after a redelivery, a worker and the person cancelling. So:
+
+- ``TRANSITIONS`` is the one list of the moves allowed, each from a set of statuses to one;
+- ``_move`` is the one place that writes a status: a compare-and-set ``UPDATE … WHERE status IN
+  (the sources)`` plus the move's own conditions (a due time, an expired lease, the worker's
+  claim), which reports whether it won. The loser of a race changes nothing and is told so;
+- the rules of exactly-once calls (see ``integrations.pipeline``) are kept by the moves: a
+  request is committed before it is enqueued, a worker holds a claim with a lease before it
+  calls, and an attempt row is committed before the call leaves the process.
+
+Submitting is here too, because it is the first move: ``submit`` is the one entry point of the
+form and the API, and it decides itself who may run what where, so no caller can forget to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from integrations import pipeline, retry_policy
+from integrations.aws_errors import Failure
+from integrations.models import (
+    ApprovalDecision,
+    ApprovalRule,
+    Attempt,
+    AttemptOutcome,
+    AwsRequest,
+    AwsTarget,
+    RequestStatus,
+)
+from integrations.permissions import APPROVE, can_run
+from operations import Operation
+from operations.checks import Violation, check_parameters
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+S = RequestStatus
+ERROR_MESSAGE_LIMIT = 10_000
+
+
+class Transition(NamedTuple):
+    """A move: from any of ``sources`` to ``target``. No sources: the row is created in ``target``."""
+
+    sources: tuple[RequestStatus, ...]
+    target: RequestStatus
+
+
+TRANSITIONS: dict[str, Transition] = {
+    # A new request runs at once, or waits for another person when an approval rule matches.
+    "submit": Transition((), S.QUEUED),
+    "submit_for_approval": Transition((), S.AWAITING_APPROVAL),
+    "approve": Transition((S.AWAITING_APPROVAL,), S.QUEUED),
+    "reject": Transition((S.AWAITING_APPROVAL,), S.REJECTED),
+    # Not a running request: its AWS call may be in flight, and a cancel could not take it back.
+    "cancel": Transition((S.AWAITING_APPROVAL, S.QUEUED, S.RETRYING), S.CANCELLED),
+    # Queued or retrying requests that are due; a running one only once its lease has expired
+    # (its worker died: a takeover). See ``claim`` for those conditions.
+    "claim": Transition((S.QUEUED, S.RETRYING, S.RUNNING), S.RUNNING),
+    "retry_later": Transition((S.RUNNING,), S.RETRYING),
+    "succeed": Transition((S.RUNNING,), S.SUCCEEDED),
+    "fail": Transition((S.RUNNING,), S.FAILED),
+}
+
+
+def _move(aws_request_id: int, transition: str, *conditions: Q, **changes: object) -> bool:
+    """Make one move of the table as a compare-and-set; True if this call moved the row.
+
+    The only status write in the code base. The row moves only from the move's source statuses
+    and only if ``conditions`` hold, in one UPDATE, so of two parties racing exactly one wins
+    and the other sees False with nothing changed.
+    """
+    sources, target = TRANSITIONS[transition]
+    if not sources:
+        raise ValueError(f"{transition!r} creates a request; see record()")
+    changes.setdefault("updated_at", timezone.now())
+    moved = AwsRequest.objects.filter(*conditions, pk=aws_request_id, status__in=sources).update(
+        status=target, **changes
+    )
+    return moved == 1
+
+
+# --- submitting ------------------------------------------------------------------------------------
+
+
+class OperationNotPermitted(PermissionDenied):
+    """The user may not run this operation (anywhere)."""
+
+
+class TargetNotPermitted(PermissionDenied):
+    """The user may not act in this AWS target (it is not granted to them, or it is retired)."""
+
+
+class IdempotencyConflictError(Exception):
+    """The idempotency key was already used, by this user, for a different request."""
+
+    def __init__(self, earlier: AwsRequest) -> None:
+        super().__init__(f"The key was already used for request #{earlier.pk}, a different request.")
+        self.earlier = earlier
+
+
+class InvalidParametersError(Exception):
+    """The parameters break the operation's model or its documented rules; nothing was recorded."""
+
+    def __init__(self, violations: list[Violation]) -> None:
+        super().__init__("; ".join(v.message for v in violations))
+        self.violations = violations
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What ``submit`` did: recorded a new request, or (``replayed``) found the one a key names."""
+
+    aws_request: AwsRequest
+    replayed: bool = False
+
+
+def authorize(user: User, operation: Operation, target: AwsTarget | None = None) -> None:
+    """Refuse (PermissionDenied) unless ``user`` may run ``operation``, and act in ``target`` if given.
+
+    The one answer to "may this person do this here", asked by ``submit`` before anything is
+    recorded; pages ask it early (without a target) so that a forbidden form is never shown.
+    """
+    if not can_run(user, operation):
+        raise OperationNotPermitted("You may not run this operation.")
+    if target is not None and not AwsTarget.usable_by(user).filter(pk=target.pk).exists():
+        raise TargetNotPermitted("You may not use this AWS target.")
+
+
+def submit(
+    operation: Operation, params: dict, user: User, target: AwsTarget, idempotency_key: str | None = None
+) -> Submission:
+    """Record a request for ``user`` and hand it on (to a worker, or to an approver).
+
+    The one way in for the form and the API, so that both refuse alike: the user must be
+    allowed the operation and the target (PermissionDenied otherwise); a key the user already
+    used returns that request when the body is the same (a retried POST must not run twice)
+    and raises IdempotencyConflictError when it is not; parameters that break the operation's model
+    raise InvalidParametersError and are never recorded, since the worker would only fail later.
+    """
+    authorize(user, operation, target)
+    if idempotency_key:
+        earlier = _earlier(user, idempotency_key)
+        if earlier is not None:
+            return _replay(earlier, operation, target, params)
+    violations = check_parameters(operation, params, strict=True)
+    if violations:
+        raise InvalidParametersError(violations)
+    try:
+        aws_request = record(operation, params, user, target, idempotency_key=idempotency_key)
+    except IntegrityError:
+        # The same key, posted twice at once: the other POST recorded it first.
+        earlier = _earlier(user, idempotency_key) if idempotency_key else None
+        if earlier is None:
+            raise
+        return _replay(earlier, operation, target, params)
+    return Submission(aws_request)
+
+
+def _earlier(user: User, idempotency_key: str) -> AwsRequest | None:
+    return AwsRequest.objects.filter(created_by=user, idempotency_key=idempotency_key).first()
+
+
+def _replay(earlier: AwsRequest, operation: Operation, target: AwsTarget, params: dict) -> Submission:
+    # The whole body must match: a retry that leaves a member out is a different request too.
+    if (earlier.operation_key, earlier.target_id, earlier.parameters) != (operation.key, target.pk, params):
+        raise IdempotencyConflictError(earlier)
+    return Submission(earlier, replayed=True)
+
+
+def record(
+    operation: Operation, params: dict, user: User, target: AwsTarget, idempotency_key: str | None = None
+) -> AwsRequest:
+    """Create the request row (queued, or awaiting approval) and enqueue it once committed.
+
+    Trusts its caller: nothing is authorized or validated here. Pages and the API go through
+    ``submit``; this is for code that has already decided, such as tests that need a request
+    made by a given person. The row and its client token are committed before anything is
+    enqueued, and ``robust``: a broker failure after the commit must not turn a recorded
+    request into an error (the sweeper hands it over later).
+    """
+    needs_approval = ApprovalRule.applies(operation.key, target)
+    _, status = TRANSITIONS["submit_for_approval" if needs_approval else "submit"]
+    with transaction.atomic():
+        aws_request = AwsRequest.objects.create(
+            service=operation.service,
+            operation=operation.name,
+            parameters=params,
+            target=target,
+            account_id=target.account_id,
+            region=target.region,
+            created_by=user,
+            idempotency_key=idempotency_key,
+            status=status,
+        )
+        if not needs_approval:
+            transaction.on_commit(lambda: pipeline.dispatch(aws_request.pk), robust=True)
+    return aws_request
+
+
+# --- four eyes: approving and rejecting ------------------------------------------------------------
+
+
+class DecisionError(Exception):
+    """The request cannot be decided (any more): it is not awaiting approval."""
+
+
+def can_decide(user: User, aws_request: AwsRequest) -> bool:
+    """Approvers decide other people's requests, never their own: that is the second pair of eyes."""
+    return user.has_perm(APPROVE) and aws_request.created_by_id != user.pk
+
+
+def decide(aws_request: AwsRequest, user: User, *, approve: bool, reason: str = "") -> ApprovalDecision:
+    """Approve (and enqueue) or reject a waiting request; each is decided once, never by its author.
+
+    The decision row and the status move commit together, so the audit never shows a decision
+    that did not take effect; of two people deciding at once, one wins and the other is told.
+    """
+    if not user.has_perm(APPROVE):
+        raise PermissionDenied("You may not approve requests.")
+    if aws_request.created_by_id == user.pk:
+        raise PermissionDenied("Nobody approves their own request.")
+    reason = reason.strip()
+    if not approve and not reason:
+        raise DecisionError("Say why the request is rejected.")
+    with transaction.atomic():
+        if approve:
+            moved = _move(aws_request.pk, "approve")
+        else:
+            moved = _move(aws_request.pk, "reject", error_code="Rejected", error_message=reason)
+        if not moved:
+            raise DecisionError("This request is not awaiting approval.")
+        decision = ApprovalDecision.objects.create(
+            request=aws_request, decided_by=user, approved=approve, reason=reason
+        )
+        if approve:
+            transaction.on_commit(lambda: pipeline.dispatch(aws_request.pk), robust=True)
+        else:
+            # Finished when decided, to the microsecond: the decision row's time is the record.
+            AwsRequest.objects.filter(pk=aws_request.pk).update(finished_at=decision.decided_at)
+    return decision
+
+
+# --- cancelling ------------------------------------------------------------------------------------
+
+
+class CancelError(Exception):
+    """The request is running (its call may be in flight) or already finished."""
+
+
+def can_cancel(user: User, aws_request: AwsRequest) -> bool:
+    """The author may take their own request back; approvers, who may already stop other people's
+    requests by rejecting them, may cancel those too."""
+    return aws_request.created_by_id == user.pk or user.has_perm(APPROVE)
+
+
+def cancel(aws_request: AwsRequest, user: User, reason: str = "") -> None:
+    """Stop a request that no worker is running: it becomes final and nothing will run it.
+
+    Only from awaiting approval, queued or retrying: a running request's AWS call may already
+    have reached AWS, and cancelling it would only hide that. A task already in the broker for
+    a cancelled request finds it not claimable and does nothing; the sweeper never picks it up.
+    Who cancelled it and when is kept in the error fields, as a rejection keeps its reason.
+    """
+    if not can_cancel(user, aws_request):
+        raise PermissionDenied("You may not cancel this request.")
+    now = timezone.now()
+    message = f"Cancelled by {user.get_username()} at {now.isoformat(timespec='seconds')}."
+    if reason.strip():
+        message = f"{message} {reason.strip()}"
+    moved = _move(
+        aws_request.pk,
+        "cancel",
+        error_code="Cancelled",
+        error_message=message[:ERROR_MESSAGE_LIMIT],
+        finished_at=now,
+        next_attempt_at=None,
+        lease_expires_at=None,
+        updated_at=now,
+    )
+    if not moved:
+        raise CancelError("This request is running or finished and can no longer be cancelled.")
+
+
+# --- the worker's moves ----------------------------------------------------------------------------
+
+
+def claim(aws_request_id: int, now: dt.datetime) -> uuid.UUID | None:
+    """Take a request for this worker for one lease; the claim id, or None if it is not ours to run.
+
+    A queued request, or a retrying one whose time has come; or a running one whose lease has
+    expired, whose worker is presumed dead (its open attempt is closed by ``start_attempt``).
+    A live lease is never taken, so one request runs in one place at a time.
+    """
+    claim_id = uuid.uuid4()
+    lease = dt.timedelta(seconds=settings.PORTAL_LEASE_SECONDS)
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    claimable = (Q(status__in=(S.QUEUED, S.RETRYING)) & due) | Q(status=S.RUNNING, lease_expires_at__lt=now)
+    moved = _move(aws_request_id, "claim", claimable, claim_id=claim_id, lease_expires_at=now + lease, updated_at=now)
+    return claim_id if moved else None
+
+
+def start_attempt(
+    aws_request: AwsRequest, claim_id: uuid.UUID, *, now: dt.datetime, worker: str = ""
+) -> Attempt | None:
+    """Record the next attempt, committed before the call leaves; None if no attempt is left.
+
+    A worker that stopped mid-call left its attempt open: AWS may or may not have acted on it,
+    so it is marked interrupted, and the next attempt carries the same client token, which
+    returns that resource if it exists. Past the maximum the request fails instead.
+    """
+    aws_request.attempts.filter(outcome=AttemptOutcome.IN_PROGRESS).update(
+        outcome=AttemptOutcome.INTERRUPTED,
+        finished_at=now,
+        error_message="The worker stopped during this call; the next attempt reuses the client token.",
+    )
+    number = aws_request.attempts.count() + 1
+    if number > retry_policy.max_attempts():
+        fail(aws_request, claim_id, Failure("MaxAttemptsExceeded", "No attempts left.", retryable=False))
+        return None
+    return Attempt.objects.create(
+        request=aws_request,
+        number=number,
+        started_at=now,
+        client_token=aws_request.client_token,
+        worker=worker,
+    )
+
+
+def finish_attempt(
+    attempt: Attempt,
+    outcome: AttemptOutcome,
+    *,
+    failure: Failure | None = None,
+    http_status: int | None = None,
+    aws_request_id: str = "",
+) -> None:
+    """Close an attempt with what the call returned: part of the audit, one row per call."""
+    changes: dict = {
+        "outcome": outcome,
+        "finished_at": timezone.now(),
+        "http_status": http_status,
+        "aws_request_id": aws_request_id,
+    }
+    if failure is not None:
+        changes.update(
+            http_status=failure.http_status,
+            error_code=failure.code,
+            error_message=failure.message[:ERROR_MESSAGE_LIMIT],
+            aws_request_id=failure.aws_request_id,
+        )
+    Attempt.objects.filter(pk=attempt.pk).update(**changes)
+
+
+def _still_ours(claim_id: uuid.UUID) -> Q:
+    # A worker whose lease ran out and was taken over must not overwrite the new worker's result.
+    return Q(claim_id=claim_id)
+
+
+def retry_later(aws_request: AwsRequest, claim_id: uuid.UUID, failure: Failure, *, at: dt.datetime) -> bool:
+    """Give the request back until ``at``, keeping the error; False if the claim was lost meanwhile."""
+    return _move(
+        aws_request.pk,
+        "retry_later",
+        _still_ours(claim_id),
+        next_attempt_at=at,
+        lease_expires_at=None,
+        error_code=failure.code,
+        error_message=failure.message[:ERROR_MESSAGE_LIMIT],
+    )
+
+
+def succeed(aws_request: AwsRequest, claim_id: uuid.UUID, *, response: object, resource_id: str) -> bool:
+    """Finish the request with AWS's answer and the resource it names."""
+    now = timezone.now()
+    return _move(
+        aws_request.pk,
+        "succeed",
+        _still_ours(claim_id),
+        response=response,
+        resource_id=resource_id,
+        error_code="",
+        error_message="",
+        finished_at=now,
+        lease_expires_at=None,
+        next_attempt_at=None,
+        updated_at=now,
+    )
+
+
+def fail(aws_request: AwsRequest, claim_id: uuid.UUID, failure: Failure) -> bool:
+    """Finish the request as failed: a refusal, or retries exhausted. Nothing runs it again."""
+    now = timezone.now()
+    return _move(
+        aws_request.pk,
+        "fail",
+        _still_ours(claim_id),
+        error_code=failure.code,
+        error_message=failure.message[:ERROR_MESSAGE_LIMIT],
+        finished_at=now,
+        lease_expires_at=None,
+        next_attempt_at=None,
+        updated_at=now,
+    )
