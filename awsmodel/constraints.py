@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import regex
-from botocore.model import Shape
+from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from awsmodel.shapes import Path, ShapeCheck, format_path
 from awsmodel.words import PATTERN_WORDS
@@ -45,7 +45,7 @@ def _java_shorthands(pattern: str) -> str:
 
 
 @functools.cache
-def compiled_pattern(pattern: str) -> regex.Pattern:
+def compiled_pattern(pattern: str) -> regex.Pattern[str]:
     # AWS services match the whole value (Java's Pattern.matches), and Java's \w and \s are ASCII,
     # while \p{L}-style classes (Partner Central's tags) stay Unicode: the `regex` package reads
     # those, which the standard `re` module rejects.
@@ -144,18 +144,18 @@ class _Validate(ShapeCheck):
             return iter([Violation(path, "type", f"must be a {kind}, got {type(value).__name__}")])
         return super().walk(shape, value, path)
 
-    def structure(self, shape: Any, value: Any, path: Path) -> Iterator[Violation]:
+    def structure(self, shape: StructureShape, value: Any, path: Path) -> Iterator[Violation]:
         for name in shape.required_members:
             if value.get(name) is None:
                 yield Violation((*path, name), "required", "is required")
         yield from super().structure(shape, value, path)
 
-    def list(self, shape: Any, value: Any, path: Path) -> Iterator[Violation]:
+    def list(self, shape: ListShape, value: Any, path: Path) -> Iterator[Violation]:
         yield from _size(shape, len(value), path, "item")
         for i, item in enumerate(value):  # a tuple is a list here too
             yield from self.walk(shape.member, item, (*path, i))
 
-    def map(self, shape: Any, value: Any, path: Path) -> Iterator[Violation]:
+    def map(self, shape: MapShape, value: Any, path: Path) -> Iterator[Violation]:
         yield from _size(shape, len(value), path, "entry")
         for key, item in value.items():
             for v in self.walk(shape.key, key, (*path, key)):

@@ -30,6 +30,6 @@ class _Redact(ShapeWalk):
         return super().walk(shape, value, path)
 
 
-def redact_sensitive(shape: Shape, value: object) -> object:
+def redact_sensitive(shape: Shape, value: object) -> Any:
     """``value`` with every member the model marks sensitive replaced by its size and digest."""
     return _Redact().walk(shape, value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.model import Shape
+from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from awsmodel.shapes import Path, ShapeWalk, first_paragraph
 
@@ -23,7 +23,7 @@ class _Schema(ShapeWalk):
     def __init__(self, skip: str | None) -> None:
         self.skip = skip  # a top-level member left out (the client token the portal keeps)
 
-    def structure(self, shape: Any, value: Any, path: Path) -> dict[str, Any]:
+    def structure(self, shape: StructureShape, value: Any, path: Path) -> dict[str, Any]:
         members = {k: v for k, v in shape.members.items() if path or k != self.skip}
         schema: dict[str, Any] = {
             "type": "object",
@@ -37,12 +37,12 @@ class _Schema(ShapeWalk):
             schema["required"] = required
         return schema
 
-    def list(self, shape: Any, value: Any, path: Path) -> dict[str, Any]:
+    def list(self, shape: ListShape, value: Any, path: Path) -> dict[str, Any]:
         return _bounded(
             {"type": "array", "items": self.walk(shape.member, None, (*path, 0))}, shape, "minItems", "maxItems"
         )
 
-    def map(self, shape: Any, value: Any, path: Path) -> dict[str, Any]:
+    def map(self, shape: MapShape, value: Any, path: Path) -> dict[str, Any]:
         schema = {"type": "object", "additionalProperties": self.walk(shape.value, None, path)}
         schema["propertyNames"] = self.walk(shape.key, None, path)
         return _bounded(schema, shape, "minProperties", "maxProperties")

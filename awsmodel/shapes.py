@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import botocore.session
 import regex
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
 # Where a value sits in an input: member names, list indices and map keys from the top.
 Path = tuple[str | int, ...]
@@ -70,14 +70,14 @@ class ShapeWalk:
     def walk(self, shape: Shape, value: Any = None, path: Path = ()) -> Any:
         kind = shape.type_name
         if kind == "structure":
-            return self.structure(shape, value, path)
+            return self.structure(cast(StructureShape, shape), value, path)
         if kind == "list":
-            return self.list(shape, value, path)
+            return self.list(cast(ListShape, shape), value, path)
         if kind == "map":
-            return self.map(shape, value, path)
+            return self.map(cast(MapShape, shape), value, path)
         return self.scalar(shape, value, path)
 
-    def structure(self, shape: Any, value: Any, path: Path) -> Any:
+    def structure(self, shape: StructureShape, value: Any, path: Path) -> Any:
         if not isinstance(value, Mapping):
             return value
         members = shape.members
@@ -86,12 +86,12 @@ class ShapeWalk:
             for name, item in value.items()
         }
 
-    def list(self, shape: Any, value: Any, path: Path) -> Any:
+    def list(self, shape: ListShape, value: Any, path: Path) -> Any:
         if not isinstance(value, list):
             return value
         return [self.walk(shape.member, item, (*path, i)) for i, item in enumerate(value)]
 
-    def map(self, shape: Any, value: Any, path: Path) -> Any:
+    def map(self, shape: MapShape, value: Any, path: Path) -> Any:
         if not isinstance(value, Mapping):
             return value
         return {key: self.walk(shape.value, item, (*path, key)) for key, item in value.items()}
@@ -107,18 +107,18 @@ class ShapeCheck(ShapeWalk):
     def walk(self, shape: Shape, value: Any = None, path: Path = ()) -> Iterator[Any]:
         return iter(super().walk(shape, value, path))
 
-    def structure(self, shape: Any, value: Any, path: Path) -> Iterator[Any]:
+    def structure(self, shape: StructureShape, value: Any, path: Path) -> Iterator[Any]:
         if isinstance(value, Mapping):
             for name, member in shape.members.items():
                 if value.get(name) is not None:
                     yield from self.walk(member, value[name], (*path, name))
 
-    def list(self, shape: Any, value: Any, path: Path) -> Iterator[Any]:
+    def list(self, shape: ListShape, value: Any, path: Path) -> Iterator[Any]:
         if isinstance(value, list):
             for i, item in enumerate(value):
                 yield from self.walk(shape.member, item, (*path, i))
 
-    def map(self, shape: Any, value: Any, path: Path) -> Iterator[Any]:
+    def map(self, shape: MapShape, value: Any, path: Path) -> Iterator[Any]:
         if isinstance(value, Mapping):
             for key, item in value.items():
                 yield from self.walk(shape.value, item, (*path, key))

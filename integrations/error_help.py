@@ -1,4 +1,12 @@
-"""AWS error codes explained in plain words, shown beside the code on a request's page."""
+"""AWS error codes explained in plain words, shown beside the code on a request's page.
+
+The codes every operation may meet are here; a code only one operation answers with is explained
+in that operation's declaration (``Operation.error_help``) and wins over these.
+"""
+
+from __future__ import annotations
+
+from operations import Operation
 
 EXPLANATIONS: dict[str, str] = {
     "ValidationException": "AWS refused a parameter value. The message names the parameter; run the request "
@@ -9,8 +17,6 @@ EXPLANATIONS: dict[str, str] = {
     "An administrator must grant the permission in IAM.",
     "ConflictException": "The resource conflicts with one that exists (same name or label), or the client token "
     "was used with other parameters. Choose another name, or check the existing resource.",
-    "DuplicateResourceException": "A resource with this name exists already. Choose another name.",
-    "IdempotentParameterMismatch": "The client token was already used with different parameters.",
     "ResourceNotFoundException": "Something the request refers to does not exist (an instance, app bundle or "
     "engagement). Check the identifiers and the target's account and region.",
     "ServiceQuotaExceededException": "The account reached a service quota. Ask for a quota increase or remove "
@@ -33,5 +39,7 @@ EXPLANATIONS: dict[str, str] = {
 }
 
 
-def explain(code: str) -> str:
-    return EXPLANATIONS.get(code, "")
+def explain(code: str, operation: Operation | None = None) -> str:
+    """What ``code`` means for a person, in ``operation`` if given; "" for codes nobody explained."""
+    specific = operation.error_help.get(code) if operation is not None else None
+    return specific or EXPLANATIONS.get(code, "")

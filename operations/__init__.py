@@ -20,15 +20,16 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from botocore.model import OperationModel, Shape
+from botocore.model import OperationModel, Shape, StructureShape
 
 from awsmodel.constraints import Violation
 from awsmodel.shapes import idempotency_token_member, operation_model
 from awsmodel.words import PATTERN_WORDS
 
 # A documented cross-field rule: the violations of one operation's parameters.
-Rule = Callable[[dict], list[Violation]]
+Rule = Callable[[dict[str, Any]], list[Violation]]
 
 
 def operation_key(service: str, name: str) -> str:
@@ -86,6 +87,13 @@ class Operation:
         return operation_model(self.service, self.name)
 
     @property
+    def input_shape(self) -> StructureShape:
+        """The shape of the operation's input: every operation the portal runs takes one."""
+        shape = self.model.input_shape
+        assert shape is not None, f"{self.key} has no input shape"
+        return shape
+
+    @property
     def token_member(self) -> str | None:
         return idempotency_token_member(self.model)
 
@@ -99,7 +107,7 @@ class Operation:
             return ""
         return self.console_url.format(region=region, resource_id=resource_id)
 
-    def result_of(self, response: dict) -> str:
+    def result_of(self, response: dict[str, Any]) -> str:
         """The ARN or id in a response, or "" when the response does not carry it."""
         value: object = response
         for part in self.result_path:
@@ -123,7 +131,7 @@ class Operation:
             if hint.choices and "." not in path and not getattr(self.shape_at(path), "enum", None)
         }
 
-    def documented_rules(self, params: dict) -> list[Violation]:
+    def documented_rules(self, params: dict[str, Any]) -> list[Violation]:
         """Violations of the documented values and cross-field rules (the model's constraints hold)."""
         found = [
             Violation((member,), "enum", "must be one of " + ", ".join(allowed))

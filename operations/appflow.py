@@ -3,11 +3,13 @@
 Summarised in docs/aws-operations.md.
 """
 
+from typing import Any
+
 from awsmodel.constraints import Violation
 from operations import FieldHint, Operation, register
 
 
-def rules(params: dict) -> list[Violation]:
+def rules(params: dict[str, Any]) -> list[Violation]:
     """LAMBDA connectors need their function's ARN (the model makes the whole config optional)."""
     config = params.get("connectorProvisioningConfig") or {}
     if params.get("connectorProvisioningType") == "LAMBDA" and not (config.get("lambda") or {}).get("lambdaArn"):

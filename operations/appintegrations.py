@@ -4,6 +4,7 @@ Summarised in docs/aws-operations.md.
 """
 
 import datetime as dt
+from typing import Any
 
 from awsmodel.constraints import Violation
 from operations import FieldHint, Operation, register
@@ -19,7 +20,7 @@ def _is_epoch_millis_or_iso(text: str) -> bool:
     return True
 
 
-def rules(params: dict) -> list[Violation]:
+def rules(params: dict[str, Any]) -> list[Violation]:
     """FirstExecutionFrom is a Unix timestamp in milliseconds or an ISO-8601 date (the model says string)."""
     first = (params.get("ScheduleConfig") or {}).get("FirstExecutionFrom")
     if isinstance(first, str) and first.strip() and not _is_epoch_millis_or_iso(first.strip()):

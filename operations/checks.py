@@ -10,9 +10,14 @@ import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from botocore.model import StructureShape
+
 from awsmodel.constraints import Violation, validate
 from awsmodel.shapes import Path, ShapeCheck
 from operations import Operation
+
+# Violation is part of this module's answer, so it is exported with it.
+__all__ = ["SAMPLE_TOKEN", "Violation", "check_parameters"]
 
 # Stands in for the token the portal creates when it records the request, so that validation
 # sees the input exactly as it will be sent.
@@ -20,7 +25,7 @@ SAMPLE_TOKEN = "00000000-0000-4000-8000-000000000000"
 
 
 class _UnknownMembers(ShapeCheck):
-    def structure(self, shape: Any, value: Any, path: Path) -> Iterator[Violation]:
+    def structure(self, shape: StructureShape, value: Any, path: Path) -> Iterator[Violation]:
         if isinstance(value, Mapping):
             for name, item in value.items():
                 if name not in shape.members:
@@ -29,7 +34,7 @@ class _UnknownMembers(ShapeCheck):
                     yield from self.walk(shape.members[name], item, (*path, name))
 
 
-def _unstorable(params: Mapping) -> list[Violation]:
+def _unstorable(params: Mapping[str, Any]) -> list[Violation]:
     """Values JSON (and so the record) cannot hold: infinite or NaN numbers, NUL characters.
 
     A form never sends them (its fields refuse NUL, like Django's); a JSON body can (1e400 parses
@@ -54,13 +59,14 @@ def _unstorable(params: Mapping) -> list[Violation]:
     return found
 
 
-def check_parameters(operation: Operation, params: Mapping, *, strict: bool = False) -> list[Violation]:
+def check_parameters(operation: Operation, params: Mapping[str, Any], *, strict: bool = False) -> list[Violation]:
     """Every way ``params`` (without the client token) break the model or the docs.
 
     ``strict`` also refuses members the model does not have and a client token given by the
     caller: a form cannot send either, an API caller can.
     """
     shape = operation.model.input_shape
+    assert shape is not None, f"{operation.key} has no input shape"  # every registered operation has one
     found: list[Violation] = _unstorable(params)
     token = operation.token_member
     if strict:

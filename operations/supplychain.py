@@ -5,6 +5,7 @@ Summarised in docs/aws-operations.md.
 
 import datetime as dt
 import json
+from typing import Any
 
 from awsmodel.constraints import Violation
 from operations import FieldHint, Operation, register
@@ -39,11 +40,11 @@ def _dataset_namespace(dataset_arn: object) -> str | None:
     return parts[1].split("/", 1)[0] if len(parts) == 2 else None
 
 
-def _records(document: object) -> list:
+def _records(document: object) -> list[object]:
     return document if isinstance(document, list) else [document]
 
 
-def rules(params: dict) -> list[Violation]:
+def rules(params: dict[str, Any]) -> list[Violation]:
     """The dataset target goes with scn.data.dataset only; data is a JSON object or array, without
     the field Supply Chain fills itself for its own datasets."""
     found = []

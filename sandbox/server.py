@@ -19,6 +19,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from botocore.model import OperationModel, ServiceModel
+
 from awsmodel.constraints import validate
 from awsmodel.shapes import idempotency_token_member, service_model
 from operations import operation_key
@@ -60,7 +62,7 @@ def resolve(method: str, path: str, headers) -> Route:
         for service in services:
             if service.protocol == "json" and service.metadata.get("targetPrefix") == prefix:
                 if name not in service.operation_names:
-                    raise _unknown(Route(service, None), f"{target} is not an operation of {service.service_name}.")
+                    raise UnknownOperationError(service, f"{target} is not an operation of {service.service_name}.")
                 return Route(service, service.operation_model(name))
         raise WireError("UnknownOperationException", f"No emulated service has the target {target!r}.")
     rest = [s for s in services if s.protocol == "rest-json"]
@@ -74,18 +76,16 @@ def resolve(method: str, path: str, headers) -> Route:
             return Route(service, operation, labels)
     message = f"No operation matches {method} {path}."
     if len(services) == 1:
-        raise _unknown(Route(services[0], None), message)
+        raise UnknownOperationError(services[0], message)
     raise WireError("UnknownOperationException", message)
 
 
 class UnknownOperationError(WireError):
-    def __init__(self, route: Route, message: str):
+    """No operation matched, but the service did: the error is answered in its protocol."""
+
+    def __init__(self, service: ServiceModel, message: str):
         super().__init__("UnknownOperationException", message)
-        self.route = route
-
-
-def _unknown(route: Route, message: str) -> UnknownOperationError:
-    return UnknownOperationError(route, message)
+        self.service = service
 
 
 def _validation_message(violations) -> str:
@@ -110,7 +110,7 @@ class SandboxServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
 
 class SandboxHandler(BaseHTTPRequestHandler):
@@ -171,17 +171,16 @@ class SandboxHandler(BaseHTTPRequestHandler):
         try:
             route = resolve(self.command, path, self.headers)
         except UnknownOperationError as exc:
-            self._error(exc.route, exc, request_id)
+            self._error(exc.service, None, exc, request_id)
             return
         except WireError as exc:
-            self._error(None, exc, request_id)
+            self._error(None, None, exc, request_id)
             return
         key = operation_key(route.service.service_name, route.operation.name)
         behaviour = BEHAVIOURS.get(key)
         if behaviour is None:
-            self._error(
-                route, WireError("UnknownOperationException", f"The sandbox does not implement {key}."), request_id
-            )
+            unknown = WireError("UnknownOperationException", f"The sandbox does not implement {key}.")
+            self._error(route.service, route.operation, unknown, request_id)
             return
 
         log = {
@@ -205,7 +204,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             if fault is not None and fault.kind in ("drop", "slow") and not fault.after:
                 self._misbehave(fault, log)
                 return
-            violations = validate(route.operation.input_shape, params)
+            violations = validate(behaviour.operation.input_shape, params)
             violations = violations or behaviour.rules(params)
             if violations:
                 raise WireError(behaviour.validation_error, _validation_message(violations), violations=violations)
@@ -241,9 +240,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
         status, headers, payload, request_id = response
         self._send(status, {**headers, "x-amzn-RequestId": request_id}, payload)
 
-    def _error(self, route: Route | None, error: WireError, request_id: str) -> int:
-        service = route.service if route else None
-        operation = route.operation if route else None
+    def _error(
+        self, service: ServiceModel | None, operation: OperationModel | None, error: WireError, request_id: str
+    ) -> int:
         status, headers, payload = serialize_error(service, operation, error)
         self._send(status, {**headers, "x-amzn-RequestId": request_id}, payload)
         return status

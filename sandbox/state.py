@@ -37,7 +37,8 @@ def _fingerprint(params: dict) -> str:
 
 def redact(behaviour: Behaviour, params: dict) -> dict:
     """``params`` with members the model marks sensitive replaced by their size and digest."""
-    return redact_sensitive(behaviour.operation.model.input_shape, params)
+    shown: dict = redact_sensitive(behaviour.operation.input_shape, params)  # a dict in, a dict out
+    return shown
 
 
 @dataclass
@@ -162,8 +163,9 @@ class SandboxState:
                     if not fault.sequence:
                         self.faults.remove(fault)
                     return None if step.kind == "ok" else step
-                if fault._rng.random() < fault.probability:
-                    return None if fault.step.kind == "ok" else fault.step
+                chance = fault.step
+                if chance is not None and fault._rng.random() < fault.probability:
+                    return None if chance.kind == "ok" else chance
                 return None
         return None
 

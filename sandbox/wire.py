@@ -15,11 +15,14 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from email.message import Message
+from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import ListShape, OperationModel, ServiceModel, Shape, StructureShape
 
 from awsmodel.constraints import Violation
+from awsmodel.shapes import Path, ShapeWalk
 
 
 class WireError(Exception):
@@ -88,7 +91,7 @@ def _wire_name(name: str, shape: Shape) -> str:
     return shape.serialization.get("name", name)
 
 
-def parse_request(route: Route, query: str, headers: Mapping[str, str], body: bytes) -> dict:
+def parse_request(route: Route, query: str, headers: Mapping[str, str] | Message, body: bytes) -> dict:
     """The operation's input parameters, as the caller passed them to boto3."""
     input_shape = route.operation.input_shape
     if input_shape is None:
@@ -121,7 +124,7 @@ def parse_request(route: Route, query: str, headers: Mapping[str, str], body: by
                 values = qs[wire]
                 params[name] = (
                     [_scalar(member.member, v) for v in values]
-                    if member.type_name == "list"
+                    if isinstance(member, ListShape)
                     else _scalar(member, values[0])
                 )
         elif location == "header":
@@ -158,26 +161,30 @@ def _scalar(shape: Shape, text: str) -> object:
     return text
 
 
-def _from_json(shape: Shape, value: object) -> object:
+class _FromJson(ShapeWalk):
     """Undo botocore's JSON serialization (wire names, base64 blobs); types are left to validation."""
-    kind = shape.type_name
-    if kind == "structure" and isinstance(value, dict):
+
+    def structure(self, shape: Any, value: Any, path: Path) -> Any:
+        if not isinstance(value, dict):
+            return value
         out = {}
         for name, member in shape.members.items():
             wire = _wire_name(name, member)
             if wire in value and value[wire] is not None:
-                out[name] = _from_json(member, value[wire])
+                out[name] = self.walk(member, value[wire], (*path, name))
         return out
-    if kind == "list" and isinstance(value, list):
-        return [_from_json(shape.member, v) for v in value]
-    if kind == "map" and isinstance(value, dict):
-        return {k: _from_json(shape.value, v) for k, v in value.items()}
-    if kind == "blob" and isinstance(value, str):
-        try:
-            return base64.b64decode(value, validate=True)
-        except ValueError:
-            return value
-    return value
+
+    def scalar(self, shape: Shape, value: Any, path: Path) -> Any:
+        if shape.type_name == "blob" and isinstance(value, str):
+            try:
+                return base64.b64decode(value, validate=True)
+            except ValueError:
+                return value
+        return value
+
+
+def _from_json(shape: Shape, value: object) -> Any:
+    return _FromJson().walk(shape, value)
 
 
 # --- responses ------------------------------------------------------------------------------------
@@ -195,23 +202,29 @@ def _timestamp(shape: Shape, value: object, default_format: str) -> object:
     return calendar.timegm(value.utctimetuple()) + value.microsecond / 1e6
 
 
-def _to_json(shape: Shape, value: object) -> object:
-    kind = shape.type_name
-    if kind == "structure" and isinstance(value, Mapping):
+class _ToJson(ShapeWalk):
+    """botocore's JSON serialization of an output: wire names, members bound elsewhere left out,
+    timestamps in the protocol's format, blobs in base64."""
+
+    def structure(self, shape: Any, value: Any, path: Path) -> Any:
+        if not isinstance(value, Mapping):
+            return value
         return {
-            _wire_name(name, member): _to_json(member, value[name])
+            _wire_name(name, member): self.walk(member, value[name], (*path, name))
             for name, member in shape.members.items()
             if value.get(name) is not None and member.serialization.get("location") is None
         }
-    if kind == "list":
-        return [_to_json(shape.member, v) for v in value]  # type: ignore[union-attr]
-    if kind == "map":
-        return {k: _to_json(shape.value, v) for k, v in value.items()}  # type: ignore[union-attr]
-    if kind == "timestamp":
-        return _timestamp(shape, value, "unixTimestamp")
-    if kind == "blob" and isinstance(value, (bytes, bytearray)):
-        return base64.b64encode(value).decode()
-    return value
+
+    def scalar(self, shape: Shape, value: Any, path: Path) -> Any:
+        if shape.type_name == "timestamp":
+            return _timestamp(shape, value, "unixTimestamp")
+        if shape.type_name == "blob" and isinstance(value, (bytes, bytearray)):
+            return base64.b64encode(value).decode()
+        return value
+
+
+def _to_json(shape: Shape, value: object) -> object:
+    return _ToJson().walk(shape, value)
 
 
 def _content_type(service: ServiceModel) -> str:
@@ -273,10 +286,11 @@ _VALIDATION_CODES = {
 
 def _error_members(shape: Shape | None, message: str, violations: list[Violation]) -> dict:
     """The error's message plus the detail members the model gives it (reason, field list)."""
-    if shape is None:
+    if not isinstance(shape, StructureShape):
         return {"message": message}
     body: dict = {}
-    for name, member in shape.members.items():
+    members: dict[str, Any] = dict(shape.members)  # enums, lists and structures read below
+    for name, member in members.items():
         lname = name.lower()
         if lname == "message":
             body[name] = message

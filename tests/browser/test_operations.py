@@ -47,9 +47,7 @@ def test_a_person_fills_previews_and_runs_each_operation_then_runs_it_again(key,
     check_accessibility(page, f"preview-{slug}")
 
     # The sandbox answers this call slowly, so the request page is sure to open before the result.
-    sandbox.state.add_fault(
-        {"operation": f"{operation.service}.{operation.name}", "sequence": [{"kind": "latency", "latency_ms": 1500}]}
-    )
+    sandbox.state.add_fault({"operation": operation.key, "sequence": [{"kind": "latency", "latency_ms": 1500}]})
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page).to_have_url(re.compile(r"/requests/\d+/$"))
     badge = page.locator("#request-status-badge")
