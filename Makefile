@@ -1,4 +1,5 @@
-# Two commands: `make run` and `make test`. Everything they need is installed from here.
+# Two commands: `make run` and `make test` (`make test-fast` while you work). Everything they need is
+# installed from here.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -6,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install run test lint format
+.PHONY: install run test test-fast lint typecheck migrations-check format
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,12 +28,28 @@ $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	else echo "The browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi
 
-test: install lint $(CHROMIUM)
+# Everything, once: ruff, mypy, the migrations check, then the whole suite (real worker, web and
+# sandbox processes, the AWS CLI and the browser included).
+test: install lint typecheck migrations-check $(CHROMIUM)
 	$(PY) -m pytest
+
+# The in-process tests only (no worker, web, CLI or browser processes): about a minute and a half.
+# Which tests are slow is decided in one place, tests/conftest.py.
+test-fast: install
+	$(PY) -m pytest -m "not slow"
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# mypy with django-stubs and djangorestframework-stubs, configured in pyproject.toml: strict for
+# awsmodel/ and operations/, ordinary checking for portal/, integrations/ and sandbox/.
+typecheck: install
+	$(VENV)/bin/mypy
+
+# A model change without its migration fails here rather than in production.
+migrations-check: install
+	$(PY) manage.py makemigrations --check --dry-run
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import re
 import threading
+from typing import Any
 
 import boto3
 from botocore.client import BaseClient
@@ -88,7 +89,9 @@ def get_client(service: str, region: str, target=None, username: str = "") -> Ba
         cache = _local.clients = {}
     key = (service, region, endpoint, identity.get("aws_access_key_id"), identity.get("aws_session_token"))
     if key not in cache:
-        cache[key] = boto3.session.Session().client(
+        # boto3-stubs type a client per literal service name; ours come from the operation registry.
+        session: Any = boto3.session.Session()
+        cache[key] = session.client(
             service, region_name=region, endpoint_url=endpoint, config=client_config(), **identity
         )
     return cache[key]

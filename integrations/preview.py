@@ -8,7 +8,7 @@ import pprint
 import shlex
 
 from botocore import xform_name
-from botocore.model import Shape
+from botocore.model import StructureShape
 
 from operations import Operation
 
@@ -16,7 +16,7 @@ TOKEN_PLACEHOLDER = "<created when the request is recorded>"
 SHOWN_SENSITIVE = 60
 
 
-def _shorten(shape: Shape, params: dict) -> dict:
+def _shorten(shape: StructureShape, params: dict) -> dict:
     """Sensitive members cut to their first characters, with their size."""
     out = {}
     for name, value in params.items():
@@ -29,7 +29,7 @@ def _shorten(shape: Shape, params: dict) -> dict:
 
 
 def boto3_code(operation: Operation, params: dict, region: str) -> str:
-    shown = _shorten(operation.model.input_shape, params)
+    shown = _shorten(operation.input_shape, params)
     if operation.token_member:
         shown[operation.token_member] = TOKEN_PLACEHOLDER
     lines = [
@@ -46,7 +46,7 @@ def boto3_code(operation: Operation, params: dict, region: str) -> str:
 
 
 def cli_command(operation: Operation, params: dict, region: str) -> str:
-    shape = operation.model.input_shape
+    shape = operation.input_shape
     shown = _shorten(shape, params)
     if operation.token_member:
         shown[operation.token_member] = TOKEN_PLACEHOLDER

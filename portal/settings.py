@@ -181,7 +181,7 @@ AWS_SANDBOX_PORT = env_int("AWS_SANDBOX_PORT", 4580)
 AWS_ENDPOINT_URL = env_str("PORTAL_AWS_ENDPOINT_URL") or (
     None if PRODUCTION else f"http://{AWS_SANDBOX_HOST}:{AWS_SANDBOX_PORT}"
 )
-AWS_DEFAULT_REGION = env_str("AWS_DEFAULT_REGION", "us-east-1")
+AWS_DEFAULT_REGION: str = env_str("AWS_DEFAULT_REGION") or "us-east-1"
 # Where targets' roles are assumed; None is AWS's own STS endpoint.
 AWS_STS_ENDPOINT_URL = env_str("PORTAL_AWS_STS_ENDPOINT_URL") or None
 # The sandbox checks signatures' shape, not their secret: when the portal talks to it and boto3's
@@ -215,9 +215,9 @@ if _RETRY_WINDOW > 4 * 3600:
 # --- Celery ---------------------------------------------------------------------------------------
 # Embedded default: kombu's filesystem transport, which needs no server. It can lose a message on
 # a hard kill; the request rows and the sweeper are the source of truth, so nothing is lost.
-# Every choice below answers a trap in ../shared/PITFALLS.md: late acks so a dying worker's task
-# comes back, bounded broker timeouts so a submit never hangs on a silent broker, and no result
-# backend because the database rows are the record of what happened.
+# Every choice below answers a trap in docs/aws-operations.md#traps-we-design-around: late acks
+# so a dying worker's task comes back, bounded broker timeouts so a submit never hangs on a silent
+# broker, and no result backend because the database rows are the record of what happened.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
 CELERY_BROKER_DIR = Path(env_str("CELERY_BROKER_DIR") or VAR_DIR / "broker")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
