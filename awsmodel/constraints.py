@@ -17,6 +17,7 @@ import regex
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from awsmodel.shapes import Path, ShapeCheck, format_path
+from awsmodel.timestamps import TimestampError, parse_timestamp
 from awsmodel.words import PATTERN_WORDS
 
 _JAVA_CLASSES = {"w": "A-Za-z0-9_", "d": "0-9", "s": " \\t\\n\\x0B\\f\\r"}
@@ -57,7 +58,7 @@ class Violation:
     """One broken constraint, located by its path from the top of the input."""
 
     path: Path
-    constraint: str  # required, type, length, pattern, enum, size, range, rule
+    constraint: str  # required, type, length, pattern, enum, size, range, rule, character, unknown
     message: str
     on_key: bool = False  # the violation is about a map entry's key, not its value
 
@@ -176,11 +177,12 @@ class _Validate(ShapeCheck):
             lo, hi = shape.metadata.get("min"), shape.metadata.get("max")
             if (lo is not None and value < lo) or (hi is not None and value > hi):
                 yield Violation(path, "range", f"must be {describe(shape)}")
-        elif kind == "timestamp" and isinstance(value, str):
+        elif kind == "timestamp":
+            # ISO-8601 or epoch seconds (a number, or a string of one), in the years botocore can send.
             try:
-                dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                yield Violation(path, "type", "must be a date and time (ISO-8601) or epoch seconds")
+                parse_timestamp(value)
+            except TimestampError as error:
+                yield Violation(path, "type", str(error))
 
 
 def _size(shape: Shape, n: int, path: Path, unit: str) -> Iterator[Violation]:

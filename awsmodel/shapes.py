@@ -16,6 +16,8 @@ import botocore.session
 import regex
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
+from awsmodel.characters import printable
+
 # Where a value sits in an input: member names, list indices and map keys from the top.
 Path = tuple[str | int, ...]
 
@@ -44,10 +46,11 @@ def idempotency_token_member(op: OperationModel) -> str | None:
 
 
 def format_path(path: Path) -> str:
-    """``tags[0].key``: a path as API callers write it."""
+    """``tags[0].key``: a path as API callers write it. A map key holding a character that cannot
+    be encoded or stored (a lone surrogate, NUL) is written as its escape, as JSON wrote it."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{printable(part)}" if out else printable(str(part)))
     return out
 
 

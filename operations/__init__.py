@@ -26,6 +26,7 @@ from botocore.model import OperationModel, Shape, StructureShape
 
 from awsmodel.constraints import Violation
 from awsmodel.shapes import idempotency_token_member, operation_model
+from awsmodel.sizes import scalars_at_most
 from awsmodel.words import PATTERN_WORDS
 
 # A documented cross-field rule: the violations of one operation's parameters.
@@ -75,6 +76,9 @@ class Operation:
     words: dict[str, str] = field(default_factory=dict)
     # Cross-field rules the documentation states and the model cannot express.
     rules: Rule | None = None
+    # Top-level string members whose text is a JSON document (the model says string, the docs
+    # say JSON): checked as RFC 8259 JSON, without NaN/Infinity, of any depth, before the rules.
+    json_members: tuple[str, ...] = ()
     # AWS error codes this operation answers with, explained in plain words (beside the common ones).
     error_help: dict[str, str] = field(default_factory=dict)
 
@@ -161,6 +165,13 @@ def _load_declarations() -> None:
 def all_operations() -> list[Operation]:
     _load_declarations()
     return sorted(_REGISTRY.values(), key=lambda op: (op.title, op.key))
+
+
+def largest_form_size() -> int:
+    """The most form fields any registered operation's form can need: its input with every
+    bounded list and map filled to the model's maximum (``awsmodel.sizes``), the client token
+    left out. ``DATA_UPLOAD_MAX_NUMBER_FIELDS`` must cover it (a test checks that it does)."""
+    return max(scalars_at_most(op.input_shape, skip=op.token_member) for op in all_operations())
 
 
 def get_operation(key: str) -> Operation:

@@ -131,5 +131,6 @@ register(
             ): "a dataset ARN: arn:aws:scn:REGION:ACCOUNT:instance/INSTANCE-UUID/namespaces/NAMESPACE/datasets/NAME",
         },
         rules=rules,
+        json_members=("data",),
     )
 )

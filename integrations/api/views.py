@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import cast
 
 from django.contrib.auth.models import User
@@ -14,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from awsmodel.characters import character_name
 from awsmodel.schema import json_schema
 from integrations import history, lifecycle
 from integrations.api.serializers import (
@@ -68,6 +70,24 @@ class OperationListView(APIView):
         return Response([_describe(op, request) for op in runnable_operations(request.user)])
 
 
+IDEMPOTENCY_KEY_MAX = 255  # AwsRequest.idempotency_key's length: a longer key is refused, never cut
+_PRINTABLE_ASCII = re.compile("[\x20-\x7e]*")
+
+
+def idempotency_key_refusal(key: str) -> str | None:
+    """Why ``key`` cannot be an Idempotency-Key (1–255 printable ASCII characters), or None.
+
+    Refused rather than trimmed or cut: two keys that differ only past the 255th character, or
+    in a character the database cannot store, must never name the same request.
+    """
+    if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX:
+        return f"must have 1–{IDEMPOTENCY_KEY_MAX} characters (has {len(key)})"
+    if not _PRINTABLE_ASCII.fullmatch(key):
+        character = next(c for c in key if not " " <= c <= "~")
+        return f"must hold printable ASCII characters only (U+0020–U+007E), not {character_name(character)}"
+    return None
+
+
 class JSONParser(parsers.JSONParser):
     """DRF's, but a body nested too deep for Python's parser is a 400 like any other bad JSON."""
 
@@ -89,7 +109,8 @@ class SubmitView(APIView):
                 IDEMPOTENCY_HEADER,
                 str,
                 OpenApiParameter.HEADER,
-                description="Repeat a POST with the same key to get the first request back instead of a second.",
+                description="Repeat a POST with the same key to get the first request back instead of a second. "
+                "1–255 printable ASCII characters; any other key is refused (400), never shortened.",
             )
         ],
         summary="Record a request (validated like the form), to run as soon as a worker takes it",
@@ -101,13 +122,18 @@ class SubmitView(APIView):
             lifecycle.authorize(_user(request), operation)
         except lifecycle.OperationNotPermitted as exc:
             raise PermissionDenied(str(exc)) from None
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is not None:
+            key = key.strip(" \t")  # HTTP's optional whitespace around a field value
+            refusal = idempotency_key_refusal(key)
+            if refusal:
+                return Response({"errors": {IDEMPOTENCY_HEADER: [refusal]}}, status=status.HTTP_400_BAD_REQUEST)
         body = SubmitSerializer(data=request.data)
         if not body.is_valid():
             return Response({"errors": body.errors}, status=status.HTTP_400_BAD_REQUEST)
         target = AwsTarget.objects.filter(name=body.validated_data["target"]).first()
         if target is None:
             raise PermissionDenied(TARGET_REFUSED)
-        key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()[:255] or None
         try:
             submission = lifecycle.submit(
                 operation, body.validated_data["parameters"], _user(request), target, idempotency_key=key

@@ -9,6 +9,7 @@ or removes a row of a list or map in submitted data.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -40,10 +41,48 @@ def path_label(parts: Path) -> str:
     return " › ".join(f"item {p + 1}" if isinstance(p, int) else str(p) for p in parts)
 
 
+# A row number as the form writes it: ASCII digits without a leading zero. One longer than
+# ROW_DIGITS is beyond every list's maximum, and is read as BEYOND rather than converted (Python
+# refuses to read an int of more than 4,300 digits, and a row that far is refused anyway).
+ROW_DIGITS = 9
+BEYOND = 10**ROW_DIGITS
+_ROW_NUMBER = re.compile(r"0|[1-9][0-9]*")
+
+
+def row_number(part: str) -> int | None:
+    """The row index a part of a form name stands for ("3" is row 3), or None if it is not one."""
+    if not _ROW_NUMBER.fullmatch(part):
+        return None
+    return int(part) if len(part) <= ROW_DIGITS else BEYOND
+
+
+class RowIndex:
+    """The rows sent for each list and map, found by the group's form name.
+
+    The keys are sorted once, so the keys under one group are a contiguous run found by bisection:
+    laying out a form reads each key once per group it sits in, not every key for every group.
+    """
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self.keys = sorted(k for k in keys if isinstance(k, str))
+
+    def rows(self, name: str) -> list[tuple[int, str]]:
+        """The rows of the group ``name`` that were sent: (index, the index as sent), by index."""
+        prefix = name + SEP
+        found: dict[int, str] = {}
+        at = bisect.bisect_left(self.keys, prefix)
+        while at < len(self.keys) and self.keys[at].startswith(prefix):
+            part = self.keys[at][len(prefix) :].split(SEP, 1)[0]
+            index = row_number(part)
+            if index is not None:
+                found.setdefault(index, part)
+            at += 1
+        return sorted(found.items())
+
+
 def row_indices(keys: Iterable[str], name: str) -> list[int]:
     """The row numbers of the list or map ``name`` that appear in the form's ``keys``."""
-    pattern = re.compile(rf"^{re.escape(name)}{SEP}(\d+)(?:{SEP}|$)")
-    return sorted({int(m[1]) for k in keys if (m := pattern.match(k))})
+    return [index for index, _ in RowIndex(keys).rows(name)]
 
 
 # --- form -> parameters ---------------------------------------------------------------------------
@@ -252,8 +291,8 @@ def params_to_data(operation: Operation, params: Mapping[str, Any]) -> dict[str,
 def edit_rows(data: Mapping[str, str], action: str) -> dict[str, str]:
     """The form data after "add:<rows>" or "remove:<rows>__<i>", with later rows renumbered.
 
-    Renumbering keeps the rows contiguous, so the layout (which counts rows up to the highest
-    index sent) never shows a gap where a row was removed.
+    Renumbering keeps the rows contiguous, so the row numbers never leave a gap where a row was
+    removed (the layout shows the rows sent, whatever their numbers).
     """
     values = {k: v for k, v in data.items() if k not in (ROWS_ACTION, "csrfmiddlewaretoken")}
     verb, _, target = action.partition(":")
@@ -263,16 +302,17 @@ def edit_rows(data: Mapping[str, str], action: str) -> dict[str, str]:
         return values
     if verb == "remove":
         rows, _, index_text = target.rpartition(SEP)
-        if not index_text.isdigit():
+        removed = row_number(index_text)
+        if removed is None or removed == BEYOND:
             return values
-        removed = int(index_text)
-        pattern = re.compile(rf"^{re.escape(rows)}{SEP}(\d+)((?:{SEP}.*)?)$")
+        pattern = re.compile(rf"^{re.escape(rows)}{SEP}([0-9]+)((?:{SEP}.*)?)$", re.DOTALL)
         out = {}
         for key, value in values.items():
             match = pattern.match(key)
-            if not match or int(match[1]) < removed:
+            index = row_number(match[1]) if match else None
+            if match is None or index is None or index < removed or index == BEYOND:
                 out[key] = value
-            elif int(match[1]) > removed:
-                out[f"{rows}{SEP}{int(match[1]) - 1}{match[2]}"] = value
+            elif index > removed:
+                out[f"{rows}{SEP}{index - 1}{match[2]}"] = value
         return out
     return values

@@ -8,44 +8,38 @@ what decides whether a value is accepted, so no field is stricter than the servi
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
 from botocore.model import Shape
 from django import forms
-from django.utils import timezone
+from django.core.validators import ProhibitNullCharactersValidator
 
 from awsmodel.constraints import describe
 from awsmodel.shapes import first_paragraph
+from awsmodel.timestamps import TimestampError, parse_timestamp
 from operations import FieldHint
 
 
 class TimestampField(forms.Field):
-    """A date and time (ISO-8601) or epoch seconds; sent to botocore as an ISO-8601 string.
+    """A date and time (ISO-8601) or epoch seconds; sent to botocore as an ISO-8601 string in UTC.
 
     botocore accepts both, but people type either, so the form takes both and sends one form of
-    them: the recorded request then reads the same whichever was typed.
+    them: the recorded request then reads the same whichever was typed. What it accepts is what
+    the API accepts (``awsmodel.timestamps``): moments botocore can send, in the years 1 to 9999.
     """
 
     widget = forms.TextInput
+    error = "Enter a date and time such as 2026-01-31T14:30:00Z, or epoch seconds, in the years 1 to 9999."
 
     def to_python(self, value: object) -> str | None:
         if value in (None, ""):
             return None
-        text = str(value).strip()
         try:
-            moment = dt.datetime.fromtimestamp(float(text), tz=dt.UTC)
-        except (ValueError, OverflowError, OSError):
-            try:
-                moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                raise forms.ValidationError(
-                    "Enter a date and time such as 2026-01-31T14:30:00Z, or epoch seconds."
-                ) from None
-            if timezone.is_naive(moment):
-                moment = moment.replace(tzinfo=dt.UTC)
-        return moment.astimezone(dt.UTC).isoformat()
+            moment = parse_timestamp(str(value).strip())
+        except TimestampError:
+            raise forms.ValidationError(self.error) from None
+        return moment.isoformat()
 
 
 def make_field(
@@ -84,4 +78,8 @@ def make_field(
         return TimestampField(**common)
     widget = forms.Textarea(attrs={"rows": 6}) if (hint.widget == "textarea" or sensitive) else forms.TextInput
     # No stripping: a value AWS accepts with its spaces must arrive with them.
-    return forms.CharField(widget=widget, strip=False, **common)
+    text = forms.CharField(widget=widget, strip=False, **common)
+    # NUL is refused by the one validation path (operations.checks), in the same words as in the
+    # API ("must not contain the character U+0000 (NUL)"), rather than by Django's own validator.
+    text.validators = [v for v in text.validators if not isinstance(v, ProhibitNullCharactersValidator)]
+    return text

@@ -14,10 +14,12 @@ from typing import Any, NamedTuple
 
 from botocore.model import Shape
 from django import forms
+from django.conf import settings
 
 from awsmodel.constraints import describe
 from awsmodel.shapes import Path, ShapeWalk, first_paragraph
-from integrations.forms.data import field_name, path_label, row_indices
+from awsmodel.sizes import max_items
+from integrations.forms.data import BEYOND, ROW_DIGITS, RowIndex, field_name, path_label
 from integrations.forms.fields import make_field
 from operations import FieldHint, Operation
 
@@ -70,9 +72,11 @@ class _Build(ShapeWalk):
 
     def __init__(self, operation: Operation, keys: Iterable[str], *, bound: bool) -> None:
         self.operation = operation
-        self.keys = list(keys)
+        self.rows = RowIndex(keys)
         self.bound = bound
         self.fields: dict[str, forms.Field] = {}
+        # Groups sent a row beyond what they can hold: group name -> the error, in words.
+        self.refused: dict[str, str] = {}
 
     def _hint(self, path: Path) -> FieldHint:
         # Hints are keyed by member names only: one hint serves every row of a list or map.
@@ -89,32 +93,45 @@ class _Build(ShapeWalk):
             node.children.append(self.walk(member_shape, member_slot, (*path, member)))
         return node
 
-    def _rows(self, shape: Any, slot: _Slot, path: Path, *, is_map: bool) -> tuple[Node, int]:
-        """The group of a list's or map's rows (still empty), and how many rows it has."""
+    def _rows(self, shape: Any, slot: _Slot, path: Path, *, is_map: bool) -> tuple[Node, list[int]]:
+        """The group of a list's or map's rows (still empty), and the indices of its rows.
+
+        A submitted form has exactly the rows sent, and only those are built: the work follows
+        what was sent, never the highest index in it. An index beyond what the model allows
+        (``max_items``) is not built either, but refused on the group; rows below it are kept even
+        when there are more of them than the model allows, so that the model's own "at most"
+        error shows them all.
+        """
         hint = self._hint(path)
         words = describe(shape, self.operation.pattern_words)
         doc = (hint.help or first_paragraph(shape)) + (f" Constraint: {words}." if words else "")
         node = Node("rows", field_name(path), hint.label or slot.label, doc, is_map=is_map, required=slot.required)
         node.path_label = path_label(path)
-        indices = row_indices(self.keys, node.name)
-        # A new form offers one empty row to fill; a submitted one has exactly the rows sent.
-        count = (max(indices) + 1) if indices else (0 if self.bound else 1)
-        return node, count
+        sent = self.rows.rows(node.name)
+        if not sent:
+            # A new form offers one empty row to fill; a submitted one has exactly the rows sent.
+            return node, ([] if self.bound else [0])
+        most = max_items(shape)
+        cap = max(most if most is not None else unbounded_rows_cap(), len(sent))
+        beyond = [text for index, text in sent if index >= cap]
+        if beyond:
+            self.refused[node.name] = _beyond_words(beyond[0], is_map, most, cap)
+        return node, [index for index, _ in sent if index < cap]
 
     def list(self, shape: Any, slot: _Slot, path: Path) -> Node:
-        node, count = self._rows(shape, slot, path, is_map=False)
-        for i in range(count):
-            row = self.walk(shape.member, _Slot(f"item {i + 1}", True), (*path, i))
+        node, indices = self._rows(shape, slot, path, is_map=False)
+        for position, i in enumerate(indices, start=1):
+            row = self.walk(shape.member, _Slot(f"item {position}", True), (*path, i))
             if row.kind == "field":  # one value a row: "Folders 2", not the list's own label again
-                row.label = self.fields[row.name].label = f"{node.label} {i + 1}"
+                row.label = self.fields[row.name].label = f"{node.label} {position}"
             node.children.append(row)
         return node
 
     def map(self, shape: Any, slot: _Slot, path: Path) -> Node:
-        node, count = self._rows(shape, slot, path, is_map=True)
-        for i in range(count):
+        node, indices = self._rows(shape, slot, path, is_map=True)
+        for position, i in enumerate(indices, start=1):
             row_path = (*path, i)
-            row = Node("struct", field_name(row_path), f"entry {i + 1}")
+            row = Node("struct", field_name(row_path), f"entry {position}")
             row.children = [
                 self.walk(shape.key, _Slot("Key", True), (*row_path, "key")),
                 self.walk(shape.value, _Slot("Value", True), (*row_path, "value")),
@@ -138,13 +155,40 @@ class _Build(ShapeWalk):
         return Node("field", name, hint.label or slot.label, required=slot.required, shape=shape, hint=hint)
 
 
-def build_layout(operation: Operation, keys: Iterable[str], *, bound: bool) -> tuple[Node, dict[str, forms.Field]]:
+@dataclass
+class Layout:
+    """A form's layout tree, its fields in order by name, and the groups refused a row they
+    cannot hold (group name -> the error in words)."""
+
+    root: Node
+    fields: dict[str, forms.Field]
+    refused: dict[str, str]
+
+
+def build_layout(operation: Operation, keys: Iterable[str], *, bound: bool) -> Layout:
     """The layout of ``operation``'s form and its fields, in order, by name.
 
-    ``keys`` are the names of the submitted (or initial) data: they decide how many rows each
-    list and map gets. ``bound`` says whether they were submitted: an unbound form offers one
-    empty row where no row is given, a bound one shows only the rows that were sent.
+    ``keys`` are the names of the submitted (or initial) data: they decide which rows each list
+    and map gets. ``bound`` says whether they were submitted: an unbound form offers one empty row
+    where no row is given, a bound one shows only the rows that were sent.
     """
     builder = _Build(operation, keys, bound=bound)
     root = builder.walk(operation.input_shape, _Slot("", True))
-    return root, builder.fields
+    return Layout(root, builder.fields, builder.refused)
+
+
+def unbounded_rows_cap() -> int:
+    """The most rows a list or map without a model maximum may be numbered up to: no form can send
+    more fields than Django reads (``DATA_UPLOAD_MAX_NUMBER_FIELDS``), so no row beyond them."""
+    return settings.DATA_UPLOAD_MAX_NUMBER_FIELDS or BEYOND
+
+
+def _beyond_words(index_text: str, is_map: bool, most: int | None, cap: int) -> str:
+    """The error of a group sent a row numbered beyond what it can hold, counting from 1 as people do."""
+    number = str(int(index_text) + 1) if len(index_text) <= ROW_DIGITS else index_text[:ROW_DIGITS] + "…"
+    unit, units = ("Entry", "entries") if is_map else ("Item", "items")
+    if most is not None:
+        holds = f"this {'map' if is_map else 'list'} holds at most {most} {units}"
+    else:
+        holds = f"a form sends at most {cap} {units}"
+    return f"{unit} {number} cannot be added: {holds}."

@@ -15,7 +15,7 @@ from typing import Any
 from django import forms
 
 from awsmodel.constraints import Violation, pattern_words
-from integrations.forms.data import collect_params, path_label
+from integrations.forms.data import SEP, collect_params, path_label
 from integrations.forms.layout import Node, build_layout
 from operations import Operation
 from operations.checks import check_parameters
@@ -34,8 +34,11 @@ class OperationForm(forms.Form):
         super().__init__(data=data, initial=initial)
         self.operation = operation
         source = data if data is not None else (initial or {})
-        self.root, fields = build_layout(operation, source.keys(), bound=self.is_bound)
-        self.fields.update(fields)
+        layout = build_layout(operation, source.keys(), bound=self.is_bound)
+        self.root = layout.root
+        self.fields.update(layout.fields)
+        # Groups sent a row beyond what they can hold (the row was not built): their errors.
+        self._refused_rows = layout.refused
         nodes = list(self.root.nodes())
         self._field_nodes = {node.name: node for node in nodes if node.kind == "field"}
         # Lists, maps and structures (the root's name is ""): errors there belong to no field.
@@ -53,9 +56,19 @@ class OperationForm(forms.Form):
         return self.root
 
     def find(self, name: str) -> Node | None:
-        """The field node called ``name``, with its bound field and errors, if the form has it."""
+        """The field node called ``name``, with its bound field and errors, if the form has it.
+
+        A field of a row that was refused (numbered beyond what its list or map can hold, so
+        never built) is answered with that group instead, which carries the error.
+        """
         self.layout  # noqa: B018 - attaches the bound fields and errors
-        return self._field_nodes.get(name)
+        node = self._field_nodes.get(name)
+        if node is None and self.is_bound:
+            groups = [g for g in self._refused_rows if name.startswith(g + SEP)]
+            if groups:
+                longest = max(groups, key=len)
+                node = next(n for n in self.root.nodes() if n.kind == "rows" and n.name == longest)
+        return node
 
     def _attach(self, node: Node) -> None:
         if node.kind == "field":
@@ -75,6 +88,8 @@ class OperationForm(forms.Form):
 
     def clean(self) -> dict[str, Any] | None:
         cleaned = super().clean()
+        for group, message in self._refused_rows.items():
+            self._add_group_error(group, message)
         collected = collect_params(self.operation, self.root, self.cleaned_data, failed=self.errors)
         for violation in collected.violations + check_parameters(self.operation, collected.params):
             self._place(violation, collected.name_for(violation))
