@@ -1,8 +1,35 @@
-"""The admin: targets and approval rules are managed here; the audit record is read-only."""
+"""The admin: targets and approval rules are managed here; the audit record is read-only.
 
+Superusers may do anything. Administrators (staff in the Administrators group) manage targets and
+approval rules, create accounts, put other people into the groups whose grants they could make,
+and give such groups the portal's run permissions (and what administrators hold themselves). They
+never touch the superuser and staff flags, other people's passwords, direct permissions, their own
+account or groups they are in, the reserved groups (Approvers, Auditors, Administrators), or an
+account holding more than they could grant. So nobody raises themselves, or an account they
+control, to approver: four eyes stay four (``integrations.permissions``, "who administers whom").
+"""
+
+import json
+
+from django import forms
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group, User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.html import format_html
 
 from integrations.models import ApprovalDecision, ApprovalRule, Attempt, AwsRequest, AwsTarget
+from integrations.permissions import (
+    RESERVED_GROUPS,
+    VIEW_SENSITIVE,
+    assignable_groups,
+    grantable_permissions,
+    may_administer_group,
+    may_administer_user,
+    shown_parameters,
+)
+from operations import all_operations
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -33,10 +60,37 @@ class AttemptInline(admin.TabularInline):
 
 @admin.register(AwsRequest)
 class AwsRequestAdmin(ReadOnlyAdmin):
-    list_display = ("id", "service", "operation", "status", "created_by", "target", "created_at", "resource_id")
+    list_display = (
+        "id", "service", "operation", "status", "created_by_username", "target", "created_at", "resource_id",
+    )  # fmt: skip
     list_filter = ("status", "service", "operation", "target")
     search_fields = ("client_token", "resource_id", "error_code", "attempts__aws_request_id")
     inlines = [AttemptInline]
+    # The stored parameters are never shown as they are: see get_readonly_fields.
+    exclude = ("parameters",)
+
+    def get_readonly_fields(self, request, obj=None):
+        shown = parameters_whole if request.user.has_perm(VIEW_SENSITIVE) else parameters_redacted
+        return [*super().get_readonly_fields(request, obj), shown]
+
+
+def _parameters_html(aws_request: AwsRequest, may_see_sensitive: bool) -> str:
+    shown = shown_parameters(aws_request, may_see_sensitive)
+    return format_html("<pre>{}</pre>", json.dumps(shown, indent=2, ensure_ascii=False))
+
+
+# Two fixed functions rather than one made per request, so the admin sees the same field each time
+# it asks for the read-only fields of one page.
+@admin.display(description="parameters")
+def parameters_redacted(aws_request: AwsRequest) -> str:
+    """The parameters, sensitive members as their size and digest (``shown_parameters``)."""
+    return _parameters_html(aws_request, False)
+
+
+@admin.display(description="parameters")
+def parameters_whole(aws_request: AwsRequest) -> str:
+    """The parameters as sent, for those who may view sensitive parameters."""
+    return _parameters_html(aws_request, True)
 
 
 @admin.register(Attempt)
@@ -58,6 +112,146 @@ class AwsTargetAdmin(admin.ModelAdmin):
     filter_horizontal = ("users", "groups")
 
 
+def operation_choices() -> list[tuple[str, str]]:
+    """The registered operations, asked each time the form is built (a new one appears at once)."""
+    return [("", "Any operation"), *((op.key, f"{op.title} ({op.key})") for op in all_operations())]
+
+
+class ApprovalRuleForm(forms.ModelForm):
+    """The operation is picked from the registry; a key that is not registered (a rule saved before
+    its operation was removed, a crafted post) is refused by ``ApprovalRule.clean``, with its reason."""
+
+    operation = forms.CharField(required=False, widget=forms.Select, help_text="Empty for any operation.")
+
+    class Meta:
+        model = ApprovalRule
+        fields = ("operation", "target")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = operation_choices()
+        current = self.instance.operation
+        if current and current not in {key for key, _ in choices}:
+            # Shown as it is, so that saving the rule unchanged is refused rather than widened to any.
+            choices.append((current, f"{current} (not registered)"))
+        self.fields["operation"].widget.choices = choices
+
+
 @admin.register(ApprovalRule)
 class ApprovalRuleAdmin(admin.ModelAdmin):
+    form = ApprovalRuleForm
     list_display = ("operation", "target")
+
+
+# --- users and groups ---------------------------------------------------------------------------
+
+
+class AdministeredUserForm(forms.ModelForm):
+    """An account as an administrator may change it: no password, flags or direct permissions."""
+
+    class Meta:
+        model = User
+        fields = ("username", "first_name", "last_name", "email", "is_active", "groups")
+
+
+class AdministeredGroupForm(forms.ModelForm):
+    """A group as an administrator may make it: never one of the reserved groups, not even by name
+    (the grants made after every migrate would land on it)."""
+
+    class Meta:
+        model = Group
+        fields = ("name", "permissions")
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        if name.casefold() in {reserved.casefold() for reserved in RESERVED_GROUPS}:
+            raise ValidationError(f"Only a superuser may make the group {name}.")
+        return name
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
+
+
+@admin.register(User)
+class PortalUserAdmin(DjangoUserAdmin):
+    """Django's user admin for superusers; for administrators, the accounts they may administer
+    (``may_administer_user``), with only names, email, active and assignable groups to change."""
+
+    administered_fieldsets = (
+        (None, {"fields": ("username",)}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        (
+            "Access",
+            {
+                "fields": ("is_active", "groups"),
+                "description": "Approvers, Auditors and Administrators, the staff and superuser flags, "
+                "passwords and direct permissions are given by a superuser.",
+            },
+        ),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None or request.user.is_superuser:
+            return super().get_fieldsets(request, obj)
+        return self.administered_fieldsets
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is not None and not request.user.is_superuser:
+            kwargs["form"] = AdministeredUserForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not request.user.is_superuser:
+            fields += ["last_login", "date_joined"]
+            if obj.email:
+                # Password resets are mailed there: changing it would take the account over.
+                fields.append("email")
+        return fields
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "groups" and not request.user.is_superuser:
+            kwargs["queryset"] = assignable_groups()
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or may_administer_user(request.user, obj))
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or may_administer_user(request.user, obj))
+
+    def user_change_password(self, request, id, form_url=""):  # noqa: A002 - the URL passes it by this name
+        # Anyone changes their own at /admin/password_change/; another person's, only a superuser.
+        if not request.user.is_superuser:
+            raise PermissionDenied("Only a superuser may set another person's password.")
+        return super().user_change_password(request, id, form_url)
+
+
+@admin.register(Group)
+class PortalGroupAdmin(DjangoGroupAdmin):
+    """Django's group admin for superusers; administrators make groups of the permissions they may
+    grant (``grantable_permissions``) and change those groups they are not in."""
+
+    def get_form(self, request, obj=None, **kwargs):
+        if not request.user.is_superuser:
+            kwargs["form"] = AdministeredGroupForm
+        return super().get_form(request, obj, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "permissions" and not request.user.is_superuser:
+            kwargs["queryset"] = grantable_permissions()
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or may_administer_group(request.user, obj))
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or may_administer_group(request.user, obj))

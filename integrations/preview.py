@@ -1,5 +1,12 @@
 """The exact call a worker will make, shown before it is made: as boto3 code and as an AWS CLI
-command, with the values filled in (sensitive ones shortened)."""
+command, with the values filled in, sensitive ones as their size and digest.
+
+Redacted for everyone, those who may view sensitive parameters included, by the same function as
+every other page (``permissions.shown_parameters``): the person previewing typed the value and has
+it in the form already, while a preview is the page that gets pasted into a ticket, shared on a
+screen, printed or kept by a browser or a proxy. Shortening is not redaction: a payload's first
+characters are often exactly its secret (a customer's name, an order number).
+"""
 
 from __future__ import annotations
 
@@ -8,28 +15,20 @@ import pprint
 import shlex
 
 from botocore import xform_name
-from botocore.model import StructureShape
 
+from integrations.permissions import Call, shown_parameters
 from operations import Operation
 
 TOKEN_PLACEHOLDER = "<created when the request is recorded>"
-SHOWN_SENSITIVE = 60
 
 
-def _shorten(shape: StructureShape, params: dict) -> dict:
-    """Sensitive members cut to their first characters, with their size."""
-    out = {}
-    for name, value in params.items():
-        member = shape.members.get(name)
-        sensitive = member is not None and member.metadata.get("sensitive")
-        if sensitive and isinstance(value, str) and len(value) > SHOWN_SENSITIVE:
-            value = f"{value[:SHOWN_SENSITIVE]}… ({len(value):,} characters)"
-        out[name] = value
-    return out
+def _shown(operation: Operation, params: dict) -> dict:
+    """The parameters as the preview shows them: sensitive members as their size and digest."""
+    return dict(shown_parameters(Call(operation.key, params), may_see_sensitive=False))
 
 
 def boto3_code(operation: Operation, params: dict, region: str) -> str:
-    shown = _shorten(operation.input_shape, params)
+    shown = _shown(operation, params)
     if operation.token_member:
         shown[operation.token_member] = TOKEN_PLACEHOLDER
     lines = [
@@ -47,7 +46,7 @@ def boto3_code(operation: Operation, params: dict, region: str) -> str:
 
 def cli_command(operation: Operation, params: dict, region: str) -> str:
     shape = operation.input_shape
-    shown = _shorten(shape, params)
+    shown = _shown(operation, params)
     if operation.token_member:
         shown[operation.token_member] = TOKEN_PLACEHOLDER
     parts = ["aws", operation.model.service_model.service_name, xform_name(operation.name, "-"), "--region", region]

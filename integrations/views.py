@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 
 from django import forms
 from django.contrib import messages
@@ -11,7 +12,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from integrations import history, lifecycle, preview
+from integrations import config_history, history, lifecycle, preview
 from integrations.error_help import explain
 from integrations.forms import FIELD, ROWS_ACTION, OperationForm, edit_rows, params_to_data
 from integrations.models import AwsRequest, AwsTarget, RequestStatus
@@ -27,10 +28,13 @@ from integrations.permissions import (
     APPROVE,
     EXPORT,
     VIEW_ALL,
+    VIEW_CONFIGURATION_HISTORY,
     VIEW_SENSITIVE,
+    Call,
     operation_or_404,
     runnable_operations,
     shown_parameters,
+    withheld_parameters,
 )
 from operations import Operation, operation_key
 
@@ -44,8 +48,13 @@ class PortalRequest(HttpRequest):
 
 
 PAGE_SIZE = 25
+CONFIGURATION_PAGE = 500
 PREVIEW = "_preview"
 EDIT = "_edit"
+# The preview keeps sensitive values in the session, not in its page: HELD names them there.
+HELD = "_held"
+HELD_SESSION_KEY = "integrations.preview_held"
+HELD_KEPT = 5  # previews whose Run (or Back) is still possible, per session
 
 
 def _render(request: PortalRequest, full: str, partial: str, context: dict, status: int = 200) -> HttpResponse:
@@ -102,9 +111,9 @@ def _allowed_targets(request: PortalRequest, operation: Operation):
     lifecycle.authorize(request.user, operation)
     targets = AwsTarget.usable_by(request.user)
     chosen = request.POST.get("target", "")
-    if request.method == "POST" and (
-        not targets.exists() or (chosen and not (chosen.isdigit() and targets.filter(pk=chosen).exists()))
-    ):
+    # ASCII digits only: "²" is a digit to str.isdigit() but not a primary key.
+    known = chosen.isascii() and chosen.isdigit() and targets.filter(pk=chosen).exists()
+    if request.method == "POST" and (not targets.exists() or (chosen and not known)):
         raise lifecycle.TargetNotPermitted("You may not use this AWS target.")
     return targets
 
@@ -124,21 +133,27 @@ def operation_form(request: PortalRequest, service: str, name: str) -> HttpRespo
     targets = _allowed_targets(request, operation)
     if request.method == "GET":
         return _form_page(request, operation, OperationForm(operation), TargetForm(targets), targets)
-    if request.POST.get(ROWS_ACTION) or request.POST.get(EDIT):
+    posted = _with_held_values(request)
+    if posted.get(ROWS_ACTION) or posted.get(EDIT):
         # Adding or removing a row, or back from the preview: the form again with what was typed.
-        data = edit_rows(request.POST, request.POST.get(ROWS_ACTION, ""))
+        data = edit_rows(posted, posted.get(ROWS_ACTION, ""))
         data = {k: v for k, v in data.items() if k not in (EDIT, PREVIEW)}
         form = OperationForm(operation, initial=data)
         return _form_page(
             request, operation, form, TargetForm(targets, initial={"target": data.get("target")}), targets
         )
-    form = OperationForm(operation, request.POST)
-    target_form = TargetForm(targets, request.POST)
+    form = OperationForm(operation, posted)
+    target_form = TargetForm(targets, posted)
     if not (target_form.is_valid() & form.is_valid()):
         return _form_page(request, operation, form, target_form, targets)
     target = target_form.cleaned_data["target"]
-    if request.POST.get(PREVIEW):
-        carried = [(k, v) for k, v in request.POST.items() if k not in ("csrfmiddlewaretoken", PREVIEW)]
+    if posted.get(PREVIEW):
+        # The preview shows sensitive values as their size and digest (``preview``), and carries
+        # the rest of the form for its Run and Back buttons; sensitive values wait in the session.
+        held = _hold_sensitive_values(request, operation, form.params, posted)
+        carried = [(k, v) for k, v in posted.items() if k not in ("csrfmiddlewaretoken", PREVIEW, *held)]
+        if held:
+            carried.append((HELD, held[HELD]))
         context = {
             "operation": operation,
             "target": target,
@@ -153,6 +168,42 @@ def operation_form(request: PortalRequest, service: str, name: str) -> HttpRespo
     if request.htmx:
         return HttpResponseClientRedirect(aws_request.get_absolute_url())
     return redirect(aws_request)
+
+
+def _hold_sensitive_values(
+    request: PortalRequest, operation: Operation, params: dict, posted: QueryDict
+) -> dict[str, str]:
+    """Keep the form's sensitive values in the session for the preview's Run and Back buttons.
+
+    Returns the names of the fields held (with ``HELD``: the reference the preview carries), or
+    nothing when the call has no sensitive value. The page then never holds the payload, not even
+    in a hidden field.
+    """
+    _, withheld = withheld_parameters(Call(operation.key, params), may_see_sensitive=False)
+    names = [name for name in params_to_data(operation, withheld) if name in posted]
+    if not names:
+        return {}
+    reference = uuid.uuid4().hex
+    kept = dict(list(request.session.get(HELD_SESSION_KEY, {}).items())[-(HELD_KEPT - 1) :])
+    kept[reference] = {name: posted[name] for name in names}
+    request.session[HELD_SESSION_KEY] = kept
+    return {**dict.fromkeys(names, ""), HELD: reference}
+
+
+def _with_held_values(request: PortalRequest) -> QueryDict:
+    """The POST, with the sensitive values its preview held in the session put back (once)."""
+    reference = request.POST.get(HELD)
+    if not reference:
+        return request.POST
+    kept = request.session.get(HELD_SESSION_KEY, {})
+    values = kept.pop(reference, None)
+    request.session[HELD_SESSION_KEY] = kept
+    posted = request.POST.copy()
+    del posted[HELD]
+    # Gone (used already, or the session ended): the field is empty and the form says so.
+    for name, value in (values or {}).items():
+        posted[name] = value
+    return posted
 
 
 @require_POST
@@ -173,9 +224,25 @@ def request_again(request: PortalRequest, pk: int) -> HttpResponse:
     aws_request = _visible_request_or_404(request, pk)
     operation = operation_or_404(aws_request.operation_key)
     targets = _allowed_targets(request, operation)
-    form = OperationForm(operation, initial=params_to_data(operation, aws_request.parameters))
+    # Sensitive values come back only to those who may see them (``shown_parameters`` decides);
+    # for anyone else their fields are left empty, with a note, and the value is never on the page.
+    kept, withheld = withheld_parameters(aws_request, request.user.has_perm(VIEW_SENSITIVE))
+    data = params_to_data(operation, kept)
+    emptied = [name for name in params_to_data(operation, withheld) if name not in data]
+    form = OperationForm(operation, initial={**data, **dict.fromkeys(emptied, "")})
+    labels = []
+    for name in emptied:
+        field = form.fields.get(name)
+        if field is not None:
+            labels.append(str(field.label or name))
+            field.help_text = (
+                f"Not copied from request #{aws_request.pk}: this value is sensitive, so it must be entered again. "
+                f"{field.help_text}"
+            ).strip()
     target_form = TargetForm(targets, initial={"target": aws_request.target_id})
     messages.info(request, f"A copy of request #{aws_request.pk}: check it, then preview and run.")
+    if labels:
+        messages.warning(request, f"Enter {', '.join(labels)} again: sensitive values are not copied.")
     return _form_page(request, operation, form, target_form, targets)
 
 
@@ -261,3 +328,27 @@ def request_decide(request: PortalRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"Request #{aws_request.pk} {'approved' if approve else 'rejected'}.")
     return redirect(aws_request)
+
+
+@require_GET
+def configuration_history(request: PortalRequest, fmt: str = "") -> HttpResponse | StreamingHttpResponse:
+    """Who changed targets, approval rules, users, groups, grants and API tokens: for auditors.
+
+    The page shows the newest CONFIGURATION_PAGE changes of the chosen kind; the CSV export
+    streams all of them, cells neutralised against formulas like the request history's.
+    """
+    if not request.user.has_perm(VIEW_CONFIGURATION_HISTORY):
+        raise PermissionDenied("You may not read the configuration history.")
+    what = request.GET.get("what", "")
+    if what not in config_history.TRACKED:
+        what = ""
+    changes = config_history.configuration_changes(what)
+    if fmt == "csv":
+        columns = ("at", "by", "kind", "what", "object", "changes")
+        rows = ((c.at.isoformat(), c.by, c.kind, c.what, c.object, c.summary) for c in changes)
+        response = StreamingHttpResponse(history.csv_rows(columns, rows), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="configuration-{history.export_filename("csv")}"'
+        return response
+    context = {"changes": changes[:CONFIGURATION_PAGE], "total": len(changes), "what": what,
+               "kinds": list(config_history.TRACKED)}  # fmt: skip
+    return render(request, "integrations/configuration_history.html", context)
