@@ -3,8 +3,16 @@ from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
+from integrations import accounts
+
 urlpatterns = [
-    path("accounts/", include("django.contrib.auth.urls")),
+    # django.contrib.auth.urls' routes and names, with the lockout, single-sign-on-only mode and
+    # password reset only where mail is configured (integrations/accounts.py).
+    path("accounts/", include(accounts.urlpatterns)),
+    # Your API tokens: make one (shown once), list, revoke (integrations/api/tokens.py).
+    path("accounts/tokens/", include("integrations.api.tokens")),
+    # Before the admin's own routes: the admin's sign-in, with the same checks as the portal's.
+    path("admin/login/", accounts.admin_login),
     path("admin/", admin.site.urls),
     path("api/", include("integrations.api.urls")),
     path("", include("integrations.urls")),

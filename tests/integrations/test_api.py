@@ -14,8 +14,8 @@ import yaml
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 from openapi_spec_validator import validate as validate_openapi
-from rest_framework.authtoken.models import Token
 
+from integrations.api.tokens import create_token
 from integrations.models import (
     ApprovalDecision,
     ApprovalRule,
@@ -49,7 +49,7 @@ class Api:
     def __init__(self, client, user):
         self.client = client
         self.user = user
-        self.headers = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+        self.headers = {"Authorization": f"Token {create_token(user).key}"}
 
     def get(self, path: str, params: dict | None = None):
         return self.client.get(path, params or {}, headers=self.headers)

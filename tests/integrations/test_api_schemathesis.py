@@ -15,10 +15,10 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
+from integrations.api.tokens import create_token
 from integrations.models import AwsRequest
 from operations import all_operations
 from tests.factories import make_operator, make_request
@@ -55,7 +55,7 @@ def keep_the_test_connection():
 def auth(db) -> dict[str, str]:
     operator = make_operator("operator")  # an Operator, with the "sandbox" target
     make_request(user=operator)  # something in the history to list and read
-    return {"Authorization": f"Token {Token.objects.create(user=operator).key}"}
+    return {"Authorization": f"Token {create_token(operator).key}"}
 
 
 @pytest.fixture

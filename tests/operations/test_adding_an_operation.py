@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group, Permission
-from rest_framework.authtoken.models import Token
 
 import operations
 from integrations import pipeline
+from integrations.api.tokens import create_token
 from integrations.forms import OperationForm
 from integrations.models import RequestStatus
 from integrations.permissions import OPERATORS, run_codename, sync_permissions_and_groups
@@ -83,7 +83,7 @@ def test_its_run_permission_is_created_and_granted_to_operators(new_operation):
 def test_the_api_lists_it_with_its_parameter_schema_and_its_form_page_opens(new_operation, client):
     sync_permissions_and_groups()
     operator = make_operator()
-    token = Token.objects.create(user=operator)
+    token = create_token(operator)
 
     listed = client.get("/api/operations/", headers={"Authorization": f"Token {token.key}"}).json()
     client.force_login(operator)
