@@ -7,6 +7,11 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 
 CHROMIUM := /usr/bin/chromium
 
+# The settings are production ones unless PORTAL_ENVIRONMENT=development is set (portal/settings.py):
+# everything here (the local portal with its sandbox, the tests, mypy's and makemigrations' loading
+# of the settings) is development, whatever the calling shell says.
+export PORTAL_ENVIRONMENT := development
+
 .PHONY: install run test test-fast lint typecheck migrations-check format
 
 $(STAMP): requirements.txt requirements-dev.txt

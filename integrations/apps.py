@@ -7,6 +7,8 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
+        from integrations.config_history import register_models
         from integrations.permissions import sync_permissions_and_groups
 
+        register_models()
         post_migrate.connect(sync_permissions_and_groups, sender=self)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import re
 import threading
 from typing import Any
@@ -21,9 +22,14 @@ from django.conf import settings
 # Assumed-role credentials are renewed this long before they expire.
 RENEW_BEFORE = dt.timedelta(minutes=5)
 
+logger = logging.getLogger(__name__)
+
 _local = threading.local()
 _assumed: dict[tuple[str, str, str], dict] = {}
 _assumed_lock = threading.Lock()
+# Targets whose endpoint URL was ignored in production and already reported, by (pk, endpoint).
+_ignored_endpoints: set[tuple[object, str]] = set()
+_ignored_endpoints_lock = threading.Lock()
 
 
 def client_config() -> Config:
@@ -57,6 +63,8 @@ def assumed_credentials(role_arn: str, external_id: str, username: str, region: 
         cached = _assumed.get(key)
         if cached and cached["Expiration"] - RENEW_BEFORE > now:
             return cached
+        # Roles are assumed at the configured STS endpoint (AWS's own by default), never at a
+        # target's endpoint URL, in any environment.
         sts = boto3.session.Session().client(
             "sts",
             region_name=region,
@@ -72,9 +80,33 @@ def assumed_credentials(role_arn: str, external_id: str, username: str, region: 
         return credentials
 
 
+def endpoint_url(target=None) -> str | None:
+    """Where a call for ``target`` goes: its own endpoint URL, except in production, or the portal's.
+
+    The admin form refuses an endpoint URL in production, but a row can get one some other way
+    (a fixture, the shell, a database copied from development): production ignores it wherever a
+    client is built, and says so once per target and process.
+    """
+    own = target.endpoint_url if target is not None else ""
+    if own and settings.PRODUCTION:
+        with _ignored_endpoints_lock:
+            first = (target.pk, own) not in _ignored_endpoints
+            _ignored_endpoints.add((target.pk, own))
+        if first:
+            logger.warning(
+                "AWS target %r (id %s) names the endpoint URL %s; ignored in production, its calls go to %s",
+                target.name,
+                target.pk,
+                own,
+                settings.AWS_ENDPOINT_URL or "AWS",
+            )
+        own = ""
+    return own or settings.AWS_ENDPOINT_URL
+
+
 def get_client(service: str, region: str, target=None, username: str = "") -> BaseClient:
     """A client for one call: per worker thread, cached unless it carries assumed credentials."""
-    endpoint = (target.endpoint_url if target is not None else "") or settings.AWS_ENDPOINT_URL
+    endpoint = endpoint_url(target)
     if target is not None and target.role_arn:
         creds = assumed_credentials(target.role_arn, target.external_id, username, region)
         identity = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -70,6 +70,17 @@ def history(user, query: dict | None = None) -> tuple[HistoryFilter, QuerySet]:
     return form, requests
 
 
+def requested_by(aws_request: AwsRequest) -> str:
+    """Who made the request, by the username recorded when they submitted it.
+
+    What pages, exports and the API show, so that renaming an account does not rewrite the
+    history. A row made without going through ``lifecycle.record`` (a fixture, the shell) may
+    have no recorded name: it shows the account's name, as the migration recorded it for the
+    rows made before names were kept.
+    """
+    return aws_request.created_by_username or aws_request.created_by.get_username()
+
+
 def users_with_requests():
     return get_user_model().objects.filter(aws_requests__isnull=False).distinct().order_by("username")
 
@@ -97,7 +108,7 @@ def export_row(aws_request: AwsRequest, show_sensitive: bool) -> dict:
     return {
         "id": aws_request.pk,
         "created_at": aws_request.created_at.isoformat(),
-        "user": aws_request.created_by.get_username(),
+        "user": requested_by(aws_request),
         "operation": aws_request.operation_key,
         "target": aws_request.target.name if aws_request.target else "",
         "account_id": aws_request.account_id,
@@ -112,6 +123,20 @@ def export_row(aws_request: AwsRequest, show_sensitive: bool) -> dict:
     }
 
 
+# A spreadsheet opening the CSV takes a cell that starts with one of these for a formula: a
+# rejection reason "=HYPERLINK(...)" or a name "@SUM(...)" would run (CSV injection). Such a cell is
+# written with a leading single quote, as OWASP advises, which spreadsheets show as text. Every text
+# cell is treated alike, free text with a leading "-" included (the export has no negative numbers).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value: object) -> object:
+    """``value`` as a spreadsheet will show it rather than run it; other values unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
 class _Echo:
     """A file-like object whose write returns the line, so csv.writer can feed a stream."""
 
@@ -119,15 +144,25 @@ class _Echo:
         return value
 
 
-def csv_lines(user, requests: QuerySet) -> Iterator[str]:
-    """The CSV export, one line at a time: never the whole history in memory."""
-    show = user.has_perm(VIEW_SENSITIVE)
+def csv_rows(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:
+    """Any CSV export, one line at a time, every cell neutralised against spreadsheet formulas."""
     writer = csv.writer(_Echo())
-    yield writer.writerow(EXPORT_COLUMNS)
-    for aws_request in requests.order_by("-created_at", "-id").iterator(chunk_size=EXPORT_CHUNK):
-        row = export_row(aws_request, show)
-        row["parameters"] = json.dumps(row["parameters"], ensure_ascii=False, sort_keys=True)
-        yield writer.writerow([row[c] for c in EXPORT_COLUMNS])
+    yield writer.writerow(columns)
+    for row in rows:
+        yield writer.writerow([neutralise_formula(value) for value in row])
+
+
+def csv_lines(user, requests: QuerySet) -> Iterator[str]:
+    """The CSV export, one line at a time: never the whole history in memory, never a formula."""
+    show = user.has_perm(VIEW_SENSITIVE)
+
+    def rows() -> Iterator[list[object]]:
+        for aws_request in requests.order_by("-created_at", "-id").iterator(chunk_size=EXPORT_CHUNK):
+            row = export_row(aws_request, show)
+            row["parameters"] = json.dumps(row["parameters"], ensure_ascii=False, sort_keys=True)
+            yield [row[c] for c in EXPORT_COLUMNS]
+
+    yield from csv_rows(EXPORT_COLUMNS, rows())
 
 
 def json_lines(user, requests: QuerySet) -> Iterator[str]:

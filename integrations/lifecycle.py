@@ -202,6 +202,8 @@ def record(
             account_id=target.account_id,
             region=target.region,
             created_by=user,
+            # The name as it is now: the history keeps it even if the account is renamed later.
+            created_by_username=user.get_username(),
             idempotency_key=idempotency_key,
             status=status,
         )

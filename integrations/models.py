@@ -105,8 +105,21 @@ class ApprovalRule(models.Model):
         return f"approval for {self.operation or 'any operation'} on {self.target or 'any target'}"
 
     def clean(self) -> None:
+        from operations import get_operation
+
         if not self.operation and self.target_id is None:
             raise ValidationError("Name an operation, a target, or both.")
+        if self.operation:
+            # A mistyped key would match no request: refused rather than saved to guard nothing.
+            try:
+                get_operation(self.operation)
+            except LookupError:
+                raise ValidationError(
+                    {
+                        "operation": f"{self.operation!r} is not a registered operation: choose one from the list "
+                        "(service/Operation, e.g. appfabric/CreateIngestion), or leave it empty for any operation."
+                    }
+                ) from None
 
     @classmethod
     def applies(cls, operation_key: str, target: AwsTarget) -> bool:
@@ -150,6 +163,9 @@ class AwsRequest(models.Model):
     idempotency_key = models.CharField(max_length=255, null=True, blank=True, editable=False)  # noqa: DJ001 - NULL: no key, not unique
     client_token = models.CharField(max_length=255, unique=True, default=new_client_token, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="aws_requests")
+    # Who made the request, by the name they had then: pages, exports and the API show this, so
+    # renaming an account does not rewrite the history (filters by person still use the key).
+    created_by_username = models.CharField("requested by", max_length=150, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -178,6 +194,7 @@ class AwsRequest(models.Model):
             ("view_sensitive_parameters", "Can view sensitive parameters (payloads)"),
             ("export_requests", "Can export the request history"),
             ("approve_request", "Can approve or reject other users' requests"),
+            ("view_configuration_history", "Can view and export the history of the portal's configuration"),
         ]
         constraints = [
             models.UniqueConstraint(

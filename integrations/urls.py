@@ -14,4 +14,11 @@ urlpatterns = [
     path("requests/<int:pk>/decide/", views.request_decide, name="request_decide"),
     path("requests/<int:pk>/again/", views.request_again, name="request_again"),
     path("approvals/", views.approval_queue, name="approval_queue"),
+    path("audit/configuration/", views.configuration_history, name="configuration_history"),
+    path(
+        "audit/configuration/export.csv",
+        views.configuration_history,
+        {"fmt": "csv"},
+        name="configuration_history_csv",
+    ),
 ]

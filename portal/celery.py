@@ -8,6 +8,7 @@ from pathlib import Path
 from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+# No PORTAL_ENVIRONMENT default: unset means production (portal/settings.py).
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")

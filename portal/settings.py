@@ -1,13 +1,19 @@
 """Settings of the Integrations Portal, all read from environment variables.
 
-The defaults serve a developer's machine with no servers at all (SQLite, the local AWS sandbox).
-Production is chosen with PORTAL_ENVIRONMENT=production, which refuses DEBUG and never points
-AWS calls at the sandbox: a production deployment names its endpoint (or none) explicitly.
+Fail closed: unless PORTAL_ENVIRONMENT=development is set explicitly, these are production
+settings, which refuse DEBUG, require DJANGO_SECRET_KEY, leave the sandbox app out and never point
+AWS calls at the sandbox or sign them with dummy credentials (a production deployment names its
+endpoint, or none, explicitly). A forgotten variable therefore stops the process instead of
+serving with a published key. `make`, `.ci/run`, the Procfile and the test run set development.
+
+In development the defaults serve a machine with no servers at all (SQLite, the local AWS sandbox).
 """
 
 from __future__ import annotations
 
 import os
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -17,18 +23,26 @@ from portal.env import env_bool, env_float, env_int, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-PORTAL_ENVIRONMENT = env_str("PORTAL_ENVIRONMENT", "development")
+# Production unless development is asked for by name: nothing (manage.py, Celery, WSGI) defaults
+# it to development, so a deployment that forgets the variable gets the safe settings.
+PORTAL_ENVIRONMENT = env_str("PORTAL_ENVIRONMENT", "production")
 if PORTAL_ENVIRONMENT not in ("development", "production"):
-    raise ImproperlyConfigured("PORTAL_ENVIRONMENT must be development or production")
+    raise ImproperlyConfigured(f"PORTAL_ENVIRONMENT must be development or production, not {PORTAL_ENVIRONMENT!r}")
 PRODUCTION = PORTAL_ENVIRONMENT == "production"
 
 DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DJANGO_DEBUG cannot be on in production")
 
-SECRET_KEY = env_str("DJANGO_SECRET_KEY") or ("" if PRODUCTION else "insecure-development-key-do-not-deploy")
+_DEVELOPMENT_SECRET_KEY = "insecure-development-key-do-not-deploy"
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or ("" if PRODUCTION else _DEVELOPMENT_SECRET_KEY)
 if not SECRET_KEY:
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production")
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY must be set: PORTAL_ENVIRONMENT is production (the default when it is not set; "
+        "a development machine sets PORTAL_ENVIRONMENT=development)"
+    )
+if PRODUCTION and SECRET_KEY == _DEVELOPMENT_SECRET_KEY:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY is the published development key; production needs its own")
 
 ALLOWED_HOSTS = [
     h
@@ -45,8 +59,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens stored as digests, shown once, expiring (replaces rest_framework.authtoken).
+    "knox",
+    # Sign-in failures recorded, and a username+address locked out after too many (see Accounts).
+    "axes",
     "drf_spectacular",
+    # Who changed targets, approval rules, users, groups, grants and tokens, from what to what
+    # (integrations/config_history.py).
+    "simple_history",
     "integrations",
 ]
 if not PRODUCTION:
@@ -62,8 +82,16 @@ MIDDLEWARE = [
     # Every page needs a signed-in user; the sign-in page itself is marked as the exception.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Names the signed-in person on every configuration change made during a request.
+    "simple_history.middleware.HistoryRequestMiddleware",
+    # Signs out a session idle for PORTAL_SESSION_IDLE_SECONDS or older than PORTAL_SESSION_MAX_SECONDS,
+    # with a message; LoginRequiredMiddleware (its check comes after every middleware's own) then
+    # sends the person to the sign-in page.
+    "integrations.accounts.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Turns the sign-in attempt that reaches the failure limit into the lockout page (last, per axes).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -118,6 +146,12 @@ USE_TZ = True
 # Supply Chain's data may hold 1,048,576 characters; urlencoded, one of up to 4 UTF-8 bytes takes
 # 12 bytes. Let such a form through to its own validation instead of a bare 400.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
+# The largest form any registered operation can need (operations.largest_form_size(): AppIntegrations
+# CreateDataIntegration, every bounded list and map at its model maximum, is 4,516 fields), plus
+# the page's own few (target, CSRF token, the button pressed, the field checked) and a small
+# margin; tests/integrations/test_trust_limits.py checks that it covers the largest form, and by
+# no more than that margin. Django's default (1,000) answered a bare 400 below the models' maxima.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 4_600
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -125,7 +159,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # --- Single sign-on (optional) --------------------------------------------------------------------
 # OpenID Connect through mozilla-django-oidc, on when a client id is configured; username and
-# password sign-in stays available either way.
+# password sign-in stays available unless PORTAL_PASSWORD_SIGN_IN=false (Accounts, below).
 OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID") or ""
 OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
@@ -148,12 +182,90 @@ if OIDC_ENABLED:
     if missing:
         raise ImproperlyConfigured(f"OIDC_RP_CLIENT_ID is set, so these are needed too: {', '.join(missing)}")
 
+# --- Accounts: password sign-in, passwords, sessions, lockout, mail ------------------------------
+# Single sign-on only: the sign-in form and the admin's refuse passwords (integrations/accounts.py)
+# and no backend checks one (the OIDC backend, a ModelBackend, still answers for permissions).
+PORTAL_PASSWORD_SIGN_IN = env_bool("PORTAL_PASSWORD_SIGN_IN", True)
+if not PORTAL_PASSWORD_SIGN_IN:
+    if not OIDC_ENABLED:
+        raise ImproperlyConfigured("PORTAL_PASSWORD_SIGN_IN=false needs single sign-on (OIDC_RP_CLIENT_ID and co.)")
+    AUTHENTICATION_BACKENDS.remove("django.contrib.auth.backends.ModelBackend")
+
+PORTAL_PASSWORD_MIN_LENGTH = env_int("PORTAL_PASSWORD_MIN_LENGTH", 12)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": PORTAL_PASSWORD_MIN_LENGTH},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# A session ends after PORTAL_SESSION_IDLE_SECONDS without activity (the request page's once-a-second
+# status polling is not activity) and PORTAL_SESSION_MAX_SECONDS after sign-in whatever happens.
+PORTAL_SESSION_IDLE_SECONDS = env_int("PORTAL_SESSION_IDLE_SECONDS", 30 * 60)
+PORTAL_SESSION_MAX_SECONDS = env_int("PORTAL_SESSION_MAX_SECONDS", 12 * 3600)
+if not 0 < PORTAL_SESSION_IDLE_SECONDS <= PORTAL_SESSION_MAX_SECONDS:
+    raise ImproperlyConfigured("PORTAL_SESSION_IDLE_SECONDS must be positive and at most PORTAL_SESSION_MAX_SECONDS")
+SESSION_COOKIE_AGE = PORTAL_SESSION_MAX_SECONDS
+
+# The address sign-in lockout and the API's failed-token throttle count by: REMOTE_ADDR, or, behind
+# this many reverse proxies, the address they put in X-Forwarded-For (never a client's own claim).
+PORTAL_TRUSTED_PROXY_COUNT = env_int("PORTAL_TRUSTED_PROXY_COUNT", 0)
+
+# Sign-in lockout (django-axes): after PORTAL_LOGIN_FAILURE_LIMIT failed passwords for one username
+# from one address, that pair is refused (HTTP 429, even with the right password) for the cool-off.
+# Checked by the sign-in form and the admin's sign-in (integrations/accounts.py) rather than by
+# AxesBackend, so AUTHENTICATION_BACKENDS stays Django's own; failures are recorded from Django's
+# user_login_failed signal. Administrators see and clear attempts in the admin (Axes).
+AXES_ENABLED = True
+AXES_FAILURE_LIMIT = env_int("PORTAL_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("PORTAL_LOGIN_COOLOFF_SECONDS", 15 * 60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "integrations.accounts.client_ip"
+# The lockout is enforced by the views, not by AxesBackend (see above).
+SILENCED_SYSTEM_CHECKS = ["axes.W003"]
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured("PORTAL_LOGIN_FAILURE_LIMIT must be at least 1")
+
+# Mail, needed only by password reset: the reset pages exist only when EMAIL_HOST is set (and
+# password sign-in is on); without mail they answer 404 and the sign-in page does not offer them.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND") or "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = env_str("EMAIL_HOST") or ""
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "portal@localhost"
+
 # --- The automation API ---------------------------------------------------------------------------
+# API tokens (django-rest-knox): `Authorization: Token <key>`; only a digest is stored; each expires
+# PORTAL_API_TOKEN_TTL_HOURS after it is made; their owners make and revoke them at /accounts/tokens/.
+PORTAL_API_TOKEN_TTL_HOURS = env_int("PORTAL_API_TOKEN_TTL_HOURS", 90 * 24)
+if PORTAL_API_TOKEN_TTL_HOURS < 1:
+    raise ImproperlyConfigured("PORTAL_API_TOKEN_TTL_HOURS must be at least 1")
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=PORTAL_API_TOKEN_TTL_HOURS),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
+# Guessing tokens: an address whose wrong tokens (well-formed, matching none) reach this rate gets 429
+# (Retry-After) for any token until the window has passed. A token has no username to lock, so the
+# address is what is throttled; counts live in the default cache (per process unless CACHES is shared).
+PORTAL_API_TOKEN_FAILURE_RATE = env_str("PORTAL_API_TOKEN_FAILURE_RATE") or "10/min"
+if not re.fullmatch(r"[1-9][0-9]*/(s|sec|m|min|h|hour|d|day)", PORTAL_API_TOKEN_FAILURE_RATE):
+    raise ImproperlyConfigured("PORTAL_API_TOKEN_FAILURE_RATE must look like 10/min (per s, min, hour or day)")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "integrations.api.tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    "DEFAULT_THROTTLE_RATES": {"api_token_failures": PORTAL_API_TOKEN_FAILURE_RATE},
+    "NUM_PROXIES": PORTAL_TRUSTED_PROXY_COUNT,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -163,7 +275,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Integrations Portal API",
     "DESCRIPTION": "Run AWS operations through the portal's validation, permissions, approvals and audit. "
-    "Authenticate with `Authorization: Token <key>` (an administrator creates keys in the admin).",
+    "Authenticate with `Authorization: Token <key>` (make one at /accounts/tokens/; it is shown once).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # The document is served like the rest of the API: to signed-in callers (a token or the session).

@@ -84,6 +84,9 @@ def portal_env(sandbox_url: str, broker_url: str, broker_dir: Path, **extra: str
     }
     env.update(
         DJANGO_SETTINGS_MODULE="portal.settings",
+        # Said explicitly: the settings are production ones (no sandbox, no dummy credentials)
+        # unless told otherwise, and these processes talk to the sandbox.
+        PORTAL_ENVIRONMENT="development",
         DATABASE_URL=database_url(),
         CELERY_BROKER_URL=broker_url,
         CELERY_BROKER_DIR=str(broker_dir),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from integrations.history import requested_by
 from integrations.models import ApprovalDecision, Attempt, AwsRequest
 
 
@@ -26,7 +27,9 @@ class DecisionSerializer(serializers.ModelSerializer):
 
 class RequestSerializer(serializers.ModelSerializer):
     operation = serializers.CharField(source="operation_key")
-    created_by = serializers.CharField(source="created_by.username")
+    created_by = serializers.SerializerMethodField(
+        help_text="Who made the request: their username when they submitted it (a later rename changes nothing)."
+    )
     target = serializers.CharField(source="target.name", allow_null=True, default=None)
     parameters = serializers.SerializerMethodField()
     url = serializers.HyperlinkedIdentityField(view_name="api-request-detail")
@@ -38,6 +41,9 @@ class RequestSerializer(serializers.ModelSerializer):
             "client_token", "parameters", "resource_id", "response", "error_code", "error_message",
             "finished_at",
         )  # fmt: skip
+
+    def get_created_by(self, aws_request: AwsRequest) -> str:
+        return requested_by(aws_request)
 
     def get_parameters(self, aws_request: AwsRequest) -> dict:
         # Sensitive members are redacted unless the reader may see them (set by the view).

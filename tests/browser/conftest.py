@@ -17,8 +17,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from portal.celery import app as celery_app
+from tests import processes
 from tests.factories import PASSWORD
-from tests.integrations.conftest import broker, logs, portal_env, worker  # noqa: F401
+from tests.integrations.conftest import broker, logs, portal_env  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
@@ -81,8 +82,9 @@ def celery_left_as_found():
 
 
 @pytest.fixture(scope="package")
-def running_worker(celery_left_as_found, worker):  # noqa: F811 - the imported fixture
-    """The real worker for these tests, stopped when they are done (stopping twice is harmless)."""
+def running_worker(celery_left_as_found, portal_env, logs):  # noqa: F811 - the imported fixtures
+    """The real worker for these tests, stopped when they are done."""
+    worker = processes.start_worker(portal_env, logs)
     yield worker
     worker.stop()
 

@@ -39,9 +39,13 @@ def portal_env(django_db_setup, django_db_blocker, broker, sandbox_server):
         return processes.portal_env(sandbox_server.url, broker[0], broker[1])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def worker(portal_env, logs):
-    """A real Celery worker process, shared by the tests that only need one running."""
+    """A real Celery worker process, shared by a module's tests that only need one running.
+
+    Not by the whole session: a worker left running would take the tasks that later modules'
+    transactional tests publish, and write to tables while those tests' teardown truncates them
+    (a deadlock on PostgreSQL)."""
     process = processes.start_worker(portal_env, logs)
     yield process
     process.stop()

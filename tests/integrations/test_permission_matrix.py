@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
-from rest_framework.authtoken.models import Token
 
+from integrations.api.tokens import create_token
 from integrations.models import ApprovalDecision, AwsRequest, AwsTarget, RequestStatus
 from integrations.permissions import ADMINISTRATORS, APPROVERS, AUDITORS, OPERATORS
 from operations import all_operations
@@ -177,6 +177,8 @@ PAGES = {
     "/approvals/": row(403, approver=200, superuser=200),
     "/requests/export.csv": row(403, auditor=200, superuser=200),
     "/requests/export.jsonl": row(403, auditor=200, superuser=200),
+    "/audit/configuration/": row(403, auditor=200, superuser=200),
+    "/audit/configuration/export.csv": row(403, auditor=200, superuser=200),
     "/admin/": row(ADMIN_LOGIN, anonymous=ADMIN_LOGIN, administrator=200, superuser=200),
     "/admin/integrations/awstarget/": row(ADMIN_LOGIN, administrator=200, superuser=200),
     "/admin/integrations/approvalrule/": row(ADMIN_LOGIN, administrator=200, superuser=200),
@@ -424,7 +426,7 @@ def test_a_rejection_by_someone_who_may_not_decide_changes_nothing(client, world
 
 def api(client, world, method: str, path: str, body: dict | None = None, **headers: str):
     if world.user is not None:
-        headers["Authorization"] = f"Token {Token.objects.create(user=world.user).key}"
+        headers["Authorization"] = f"Token {create_token(world.user).key}"
     if method == "get":
         return client.get(path, headers=headers)
     return client.post(path, json.dumps(body), content_type="application/json", headers=headers)

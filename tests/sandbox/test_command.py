@@ -24,7 +24,9 @@ STARTUP_DEADLINE_S = 30
 
 def _environment(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "DJANGO_", "AWS_"))}
-    env.update(DJANGO_SETTINGS_MODULE="portal.settings", PYTHONUNBUFFERED="1", **overrides)
+    # Development unless a test says otherwise: the settings are production ones by default.
+    env.update(DJANGO_SETTINGS_MODULE="portal.settings", PORTAL_ENVIRONMENT="development", PYTHONUNBUFFERED="1")
+    env.update(overrides)
     return env
 
 
