@@ -24,6 +24,7 @@ from typing import Any
 
 from botocore.model import OperationModel, Shape, StructureShape
 
+from awsmodel import jsontext
 from awsmodel.constraints import Violation
 from awsmodel.shapes import idempotency_token_member, operation_model
 from awsmodel.sizes import scalars_at_most
@@ -97,11 +98,13 @@ class Operation:
         assert shape is not None, f"{self.key} has no input shape"
         return shape
 
-    @property
+    # Read from the model once per operation: forms, validation and the pipeline ask on every
+    # request (the declaration is frozen, so what these derive from never changes).
+    @functools.cached_property
     def token_member(self) -> str | None:
         return idempotency_token_member(self.model)
 
-    @property
+    @functools.cached_property
     def pattern_words(self) -> Mapping[str, str]:
         """Every pattern of this operation said in words: its own first, then the shared ones."""
         return collections.ChainMap(self.words, PATTERN_WORDS)
@@ -126,7 +129,7 @@ class Operation:
             shape = members.get(part) if members else None
         return shape
 
-    @property
+    @functools.cached_property
     def documented_values(self) -> dict[str, tuple[str, ...]]:
         """Top-level members the model types as free text but whose docs list the valid values."""
         return {
@@ -136,13 +139,41 @@ class Operation:
         }
 
     def documented_rules(self, params: dict[str, Any]) -> list[Violation]:
-        """Violations of the documented values and cross-field rules (the model's constraints hold)."""
+        """Violations of what the documentation adds to the model (whose constraints hold): JSON
+        documents read as RFC 8259 JSON first, then the documented values and cross-field rules.
+
+        Shared by the portal (``operations.checks``) and the sandbox, which plays the service.
+        """
+        found = self._json_documents(params)
+        if found:
+            return found
         found = [
             Violation((member,), "enum", "must be one of " + ", ".join(allowed))
             for member, allowed in self.documented_values.items()
             if params.get(member) is not None and params[member] not in allowed
         ]
-        return found + (self.rules(params) if self.rules else [])
+        try:
+            return found + (self.rules(params) if self.rules else [])
+        except RecursionError:
+            # A rule reading a document nested too deeply for Python: refused, never a 500.
+            return [Violation((), "rule", "nest too deeply to be checked")]
+
+    def _json_documents(self, params: dict[str, Any]) -> list[Violation]:
+        """JSON documents held in strings, read as RFC 8259 JSON: no NaN or Infinity, and no nesting
+        too deep for Python's parser to read (a field error, where a plain ``json.loads`` would raise
+        RecursionError). Text that is not JSON at all is left to the rules, which say so."""
+        found = []
+        for member in self.json_members:
+            text = params.get(member)
+            if not isinstance(text, str):
+                continue
+            try:
+                jsontext.loads(text)
+            except (jsontext.NonStandardJSONError, jsontext.TooDeepJSONError) as error:
+                found.append(Violation((member,), "rule", f"must be JSON as RFC 8259 defines it: {error}"))
+            except jsontext.JSONTextError:
+                pass
+        return found
 
 
 _REGISTRY: dict[str, Operation] = {}
