@@ -24,7 +24,6 @@ from botocore.model import ListShape, MapShape, OperationModel, Shape, Structure
 from botocore.serialize import Serializer, create_serializer
 from botocore.validate import ParamValidationDecorator, ParamValidator
 
-from awsmodel import jsontext
 from awsmodel.characters import must_not_contain, unstorable_character
 from awsmodel.constraints import Violation, validate
 from awsmodel.shapes import Path, ShapeCheck, ShapeWalk
@@ -203,32 +202,6 @@ def _botocore_floor(model: OperationModel, candidate: Mapping[str, Any]) -> list
 # --- documents and rules ----------------------------------------------------------------------------
 
 
-def _json_documents(operation: Operation, candidate: Mapping[str, Any]) -> list[Violation]:
-    """JSON documents held in strings, read as RFC 8259 JSON: no NaN or Infinity, and no nesting
-    too deep for Python's parser to read (a field error, where a plain ``json.loads`` would raise
-    RecursionError). Text that is not JSON at all is left to the operation's rules, which say so."""
-    found = []
-    for member in operation.json_members:
-        text = candidate.get(member)
-        if not isinstance(text, str):
-            continue
-        try:
-            jsontext.loads(text)
-        except (jsontext.NonStandardJSONError, jsontext.TooDeepJSONError) as error:
-            found.append(Violation((member,), "rule", f"must be JSON as RFC 8259 defines it: {error}"))
-        except jsontext.JSONTextError:
-            pass
-    return found
-
-
-def _documented_rules(operation: Operation, candidate: dict[str, Any]) -> list[Violation]:
-    try:
-        return operation.documented_rules(candidate)
-    except RecursionError:
-        # A rule reading a document nested too deeply for Python: refused, never a 500.
-        return [Violation((), "rule", "nest too deeply to be checked")]
-
-
 def check_parameters(operation: Operation, params: Mapping[str, Any], *, strict: bool = False) -> list[Violation]:
     """Every way ``params`` (without the client token) break the model, botocore or the docs.
 
@@ -249,8 +222,4 @@ def check_parameters(operation: Operation, params: Mapping[str, Any], *, strict:
     found += validate(shape, candidate)
     if found:
         return found
-    return (
-        _botocore_floor(operation.model, candidate)
-        or _json_documents(operation, candidate)
-        or _documented_rules(operation, candidate)
-    )
+    return _botocore_floor(operation.model, candidate) or operation.documented_rules(candidate)

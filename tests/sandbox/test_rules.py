@@ -110,6 +110,26 @@ def test_it_refuses_event_data_that_is_not_a_json_object_or_array(sandbox, aws_c
 @pytest.mark.parametrize(
     "data",
     [
+        pytest.param('{"qty": NaN}', id="nan"),
+        pytest.param('[{"qty": -Infinity}]', id="infinity"),
+        pytest.param("[" * 5000 + "]" * 5000, id="nested-past-pythons-parser"),
+    ],
+)
+def test_it_refuses_event_data_that_is_not_rfc_8259_json_as_the_portal_does(sandbox, aws_client, data):
+    client = aws_client("supplychain", region=REGION)
+
+    with pytest.raises(ClientError) as caught:
+        client.send_data_integration_event(**valid_params(SEND_EVENT, data=data))
+
+    error = caught.value.response
+    assert error["Error"]["Code"] == "ValidationException"
+    assert "data must be JSON as RFC 8259 defines it" in error["Error"]["Message"]
+    assert resources(sandbox) == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
         pytest.param(json.dumps([{"order_id": "PO-1"}, {"order_id": "PO-2"}]), id="array"),
         pytest.param(json.dumps({"order_id": "PO-1"}), id="object"),
     ],
