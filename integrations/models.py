@@ -184,6 +184,17 @@ class AwsRequest(models.Model):
     error_code = models.CharField(max_length=255, blank=True)
     error_message = models.TextField(blank=True)
 
+    # How many times the sweeper handed this request to the broker again (a lost message, a broker
+    # outage, a dead worker): part of the audit, and the sweeper hand-offs metric.
+    handoffs = models.PositiveIntegerField(default=0, editable=False)
+    # An operator's retry of a failed request (manage.py retry_request): with the same client
+    # token the request itself is reopened and its attempt budget counts from ``attempt_base``
+    # (the attempts made before); with a new token a new request names the old one here.
+    attempt_base = models.PositiveIntegerField(default=0, editable=False)
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="retries", editable=False
+    )
+
     objects = AwsRequestQuerySet.as_manager()
 
     class Meta:
@@ -266,3 +277,24 @@ class ApprovalDecision(models.Model):
     def __str__(self) -> str:
         verdict = "approved" if self.approved else "rejected"
         return f"request #{self.request_id} {verdict} by {self.decided_by}"
+
+
+class ProcessHeartbeat(models.Model):
+    """The last time a worker or beat process said it was alive: what readiness and metrics read.
+
+    One row per process name (a worker's Celery hostname, or beat's), written every few seconds
+    by the process itself, so that the web servers, which share only the database with them,
+    can tell whether anything is consuming the queue and scheduling the sweeps.
+    """
+
+    class Kind(models.TextChoices):
+        WORKER = "worker", "Worker"
+        BEAT = "beat", "Beat"
+
+    name = models.CharField(max_length=255, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    seen_at = models.DateTimeField()
+    started_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name} seen {self.seen_at:%Y-%m-%d %H:%M:%S}"

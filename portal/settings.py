@@ -20,6 +20,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import env_bool, env_float, env_int, env_str
+from portal.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -75,6 +76,12 @@ if not PRODUCTION:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (whitenoise), before anything that needs a session or a signed-in user.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # An id for every HTTP request (the proxy's X-Request-ID, or a new one), on its log lines.
+    "portal.logs.RequestIdMiddleware",
+    # The Content-Security-Policy header (django-csp).
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -117,6 +124,16 @@ TEMPLATES = [
 ]
 
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR") or BASE_DIR / "var")
+
+# Production names its database and broker: it never falls back to the embedded defaults (a SQLite
+# file and a broker on the local disk), which would lose work when the machine is replaced.
+if PRODUCTION:
+    _missing = [name for name in ("DATABASE_URL", "CELERY_BROKER_URL") if not env_str(name)]
+    if _missing:
+        raise ImproperlyConfigured(
+            f"{' and '.join(_missing)} must be set in production (PostgreSQL; RabbitMQ or Redis): "
+            "the embedded SQLite database and filesystem broker are for development only"
+        )
 
 DATABASES = {
     "default": dj_database_url.parse(
@@ -312,7 +329,12 @@ PORTAL_RETRY_CAP_SECONDS = env_float("PORTAL_RETRY_CAP_SECONDS", 60.0)
 PORTAL_LEASE_SECONDS = env_float("PORTAL_LEASE_SECONDS", AWS_CONNECT_TIMEOUT + AWS_READ_TIMEOUT + 30)
 # A request queued (or due for retry) this long without a worker picking it up is handed over again.
 PORTAL_STUCK_AFTER_SECONDS = env_float("PORTAL_STUCK_AFTER_SECONDS", 30.0)
-PORTAL_SWEEP_INTERVAL_SECONDS = env_float("PORTAL_SWEEP_INTERVAL_SECONDS", 10.0)
+# How often beat asks the housekeeping worker to hand over due retries and lost requests: retries
+# and lease re-checks are scheduled from the database, not as countdown messages in the broker.
+PORTAL_SWEEP_INTERVAL_SECONDS = env_float("PORTAL_SWEEP_INTERVAL_SECONDS", 1.0)
+# A request waiting in the queue this long is sent again even if the broker's queue seems to hold
+# it (a bound on what a miscounted queue can delay; duplicates are no-ops).
+PORTAL_RESEND_AFTER_SECONDS = env_float("PORTAL_RESEND_AFTER_SECONDS", 900.0)
 
 if PORTAL_RETRY_MAX_ATTEMPTS < 1:
     raise ImproperlyConfigured("PORTAL_RETRY_MAX_ATTEMPTS must be at least 1")
@@ -356,7 +378,22 @@ elif CELERY_BROKER_URL.startswith("filesystem://"):
         store_processed=False,
         polling_interval=0.2,
     )
+elif CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://")):
+    # RabbitMQ, the recommended production broker: real acknowledgements (no visibility timeout
+    # to outlive, no restore of unacked messages on reconnect) and publisher confirms, so a
+    # publish returns only once the broker has taken the message.
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(confirm_publish=True)
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# Two queues: the AWS calls, and the housekeeping (sweeps) that must never wait behind them.
+# `make serve` runs a worker on each; a worker started without -Q consumes both.
+# PORTAL_QUEUE_PREFIX lets several portals (or test runs) share one broker without taking each
+# other's messages.
+PORTAL_QUEUE_PREFIX = env_str("PORTAL_QUEUE_PREFIX") or ""
+PORTAL_WORK_QUEUE = f"{PORTAL_QUEUE_PREFIX}requests"
+PORTAL_HOUSEKEEPING_QUEUE = f"{PORTAL_QUEUE_PREFIX}housekeeping"
+CELERY_TASK_DEFAULT_QUEUE = PORTAL_WORK_QUEUE
+CELERY_TASK_QUEUES = {PORTAL_WORK_QUEUE: {}, PORTAL_HOUSEKEEPING_QUEUE: {}}
+CELERY_TASK_ROUTES = {"integrations.tasks.sweep_stuck_requests": {"queue": PORTAL_HOUSEKEEPING_QUEUE}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.25, "interval_max": 0.5}
@@ -375,19 +412,24 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-requests": {
         "task": "integrations.tasks.sweep_stuck_requests",
         "schedule": PORTAL_SWEEP_INTERVAL_SECONDS,
+        # A sweep nobody ran in time is dropped, not piled up: the next one does the same work.
+        "options": {"expires": max(5.0, 5 * PORTAL_SWEEP_INTERVAL_SECONDS)},
     }
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("PORTAL_LOG_LEVEL", "INFO")},
-    # At DEBUG, botocore and urllib3 log whole request bodies and Django logs every SQL query
-    # with its parameters, sensitive members included (Supply Chain's data): they never log
-    # below INFO, whatever the root level.
-    "loggers": {
-        name: {"level": "INFO"} for name in ("botocore", "boto3", "urllib3", "s3transfer", "django.db.backends")
-    },
-}
+# --- Watching it: health, readiness, metrics, logs --------------------------------------------------
+# Workers and beat write a heartbeat row this often; /readyz wants one from a worker and from beat
+# no older than PORTAL_READY_HEARTBEAT_AGE_SECONDS.
+PORTAL_HEARTBEAT_SECONDS = env_float("PORTAL_HEARTBEAT_SECONDS", 5.0)
+PORTAL_READY_HEARTBEAT_AGE_SECONDS = env_float("PORTAL_READY_HEARTBEAT_AGE_SECONDS", 30.0)
+if PORTAL_READY_HEARTBEAT_AGE_SECONDS <= PORTAL_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured("PORTAL_READY_HEARTBEAT_AGE_SECONDS must be longer than PORTAL_HEARTBEAT_SECONDS")
+# /metrics (Prometheus) answers only with `Authorization: Bearer <PORTAL_METRICS_TOKEN>`; unset, it is off.
+PORTAL_METRICS_TOKEN = env_str("PORTAL_METRICS_TOKEN") or ""
+# plain (a line of text) or json (one JSON object per line, with the request id, attempt and client
+# token on every pipeline line).
+PORTAL_LOG_FORMAT = env_str("PORTAL_LOG_FORMAT") or "plain"
+if PORTAL_LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"PORTAL_LOG_FORMAT must be plain or json, not {PORTAL_LOG_FORMAT!r}")
+
+LOGGING = logging_config(PORTAL_LOG_FORMAT, env_str("PORTAL_LOG_LEVEL") or "INFO")

@@ -76,7 +76,23 @@ class Process:
         self._log.close()
 
 
+def broker_urls() -> list[str]:
+    """The brokers the end-to-end tests run on: PORTAL_TEST_BROKER_URLS (comma-separated; CI names
+    Redis and RabbitMQ), else the configured one (kombu's filesystem broker on a bare machine)."""
+    from django.conf import settings
+
+    listed = [u.strip() for u in os.environ.get("PORTAL_TEST_BROKER_URLS", "").split(",") if u.strip()]
+    return listed or [settings.CELERY_BROKER_URL]
+
+
+def broker_name(url: str) -> str:
+    """A short name for a broker URL, for test ids: redis, amqp, filesystem."""
+    return url.split(":", 1)[0].replace("pyamqp", "amqp").replace("rediss", "redis")
+
+
 def portal_env(sandbox_url: str, broker_url: str, broker_dir: Path, **extra: str) -> dict[str, str]:
+    from django.conf import settings
+
     env = {
         k: v
         for k, v in os.environ.items()
@@ -100,6 +116,8 @@ def portal_env(sandbox_url: str, broker_url: str, broker_dir: Path, **extra: str
         PORTAL_STUCK_AFTER_SECONDS="1",
         PORTAL_SWEEP_INTERVAL_SECONDS="0.5",
         PYTHONUNBUFFERED="1",
+        # The test process's own queues (PORTAL_QUEUE_PREFIX keeps concurrent runs on one broker apart).
+        PORTAL_QUEUE_PREFIX=settings.PORTAL_QUEUE_PREFIX,
     )
     env.update(extra)
     return env

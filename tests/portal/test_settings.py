@@ -29,7 +29,14 @@ SETTINGS_VARIABLES = (
     "DJANGO_ALLOWED_HOSTS",
     "PORTAL_AWS_ENDPOINT_URL",
     "PORTAL_AWS_SANDBOX_CREDENTIALS",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
 )
+# Production names its database and broker (it refuses the embedded defaults).
+PRODUCTION_SERVICES = {
+    "DATABASE_URL": "postgres://portal@db.internal/portal",
+    "CELERY_BROKER_URL": "amqp://mq.internal//",
+}
 
 
 @pytest.fixture
@@ -60,7 +67,7 @@ def test_without_the_environment_variable_the_settings_are_production_and_want_a
 
 
 def test_without_the_environment_variable_the_settings_are_production_ones(load):
-    loaded = load(DJANGO_SECRET_KEY=PRODUCTION_KEY)
+    loaded = load(DJANGO_SECRET_KEY=PRODUCTION_KEY, **PRODUCTION_SERVICES)
 
     assert (loaded["PORTAL_ENVIRONMENT"], loaded["PRODUCTION"], loaded["DEBUG"]) == ("production", True, False)
     assert loaded["SECRET_KEY"] == PRODUCTION_KEY
@@ -76,6 +83,7 @@ def test_production_names_its_endpoint_explicitly_and_never_gets_dummy_credentia
         DJANGO_SECRET_KEY=PRODUCTION_KEY,
         PORTAL_AWS_ENDPOINT_URL="https://vpce-0123.appfabric.eu-west-1.vpce.amazonaws.com",
         PORTAL_AWS_SANDBOX_CREDENTIALS="true",
+        **PRODUCTION_SERVICES,
     )
 
     assert loaded["AWS_ENDPOINT_URL"] == "https://vpce-0123.appfabric.eu-west-1.vpce.amazonaws.com"
@@ -162,6 +170,7 @@ def test_with_production_variables_there_is_no_debug_no_sandbox_and_no_dummy_cre
         DJANGO_SETTINGS_MODULE="portal.settings",
         PORTAL_ENVIRONMENT="production",
         DJANGO_SECRET_KEY=PRODUCTION_KEY,
+        **PRODUCTION_SERVICES,
     )
 
     assert result.returncode == 0, result.stderr
@@ -174,6 +183,7 @@ def test_the_deployment_check_has_nothing_to_say_about_debug_or_the_secret_key()
         PORTAL_ENVIRONMENT="production",
         DJANGO_SECRET_KEY=PRODUCTION_KEY,
         DJANGO_ALLOWED_HOSTS="portal.example.com",
+        **PRODUCTION_SERVICES,
     )
 
     # Warnings only (the proxy and TLS settings are a deployment's own); never DEBUG or the key.
