@@ -23,8 +23,8 @@ from typing import Any
 from botocore import xform_name
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import DatabaseError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from integrations import lifecycle, retry_policy
@@ -40,17 +40,33 @@ HANDOFF_GRACE = dt.timedelta(seconds=5)
 SWEEP_BATCH = 100
 
 
-def dispatch(request_id: int, countdown: float | None = None) -> bool:
-    """Publish the task for a request; False if the broker did not take it (the sweeper will)."""
+def dispatch(request_id: int) -> bool:
+    """Publish the task for a request now; False if the broker did not take it (the sweeper will).
+
+    Never with a countdown: retries and lease re-checks are scheduled in the database and handed
+    over by the sweeper when due, so the broker holds no long-lived message for a worker to lose
+    (see ``integrations.broker`` for what a Redis restart did to workers holding them).
+    """
     from integrations.tasks import execute_request
 
     try:
-        execute_request.apply_async((request_id,), countdown=countdown)
-    except Exception:  # any broker or transport failure; the row stays the source of truth
-        logger.warning("Could not enqueue request %s; the sweeper will retry", request_id, exc_info=True)
+        execute_request.apply_async((request_id,))
+    except Exception as exc:  # any broker or transport failure; the row stays the source of truth
+        # An expected condition (the broker is down), said in one line, not a traceback per submit.
+        logger.warning("Could not enqueue request %s (%s); the sweeper will hand it over", request_id, _brief(exc))
         return False
-    AwsRequest.objects.filter(pk=request_id).update(enqueued_at=timezone.now())
+    try:
+        AwsRequest.objects.filter(pk=request_id).update(enqueued_at=timezone.now())
+    except DatabaseError as exc:
+        # Sent, but not noted: the sweeper may send it once more, which is harmless.
+        logger.warning("Request %s was enqueued but the time could not be recorded (%s)", request_id, _brief(exc))
     return True
+
+
+def _brief(exc: BaseException) -> str:
+    """An exception as one short line: its type and first line, no traceback, no chained causes."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
 def _json_safe(value: object) -> Any:
@@ -102,15 +118,13 @@ def _not_claimed(request_id: int, now: dt.datetime) -> str:
     """Finished, cancelled, not due yet, or held by another worker's lease.
 
     The last case is a redelivery (late ack and reject-on-worker-lost bring a task back when its
-    worker dies) or a duplicate: look again when the lease runs out, so that a dead worker's
-    request is taken over at once, without waiting for the sweeper.
+    worker dies) or a duplicate. Nothing is scheduled here: if the lease holder is dead, the
+    sweeper hands the request over once the lease has run out.
     """
     held = AwsRequest.objects.filter(pk=request_id, status=RequestStatus.RUNNING, lease_expires_at__gte=now)
-    lease_end = held.values_list("lease_expires_at", flat=True).first()
-    if lease_end is None:
-        return "not claimable"
-    dispatch(request_id, countdown=(lease_end - now).total_seconds() + 0.5)
-    return "held by another worker; checking again when its lease ends"
+    if held.exists():
+        return "held by another worker; the sweeper takes it over if its lease runs out"
+    return "not claimable"
 
 
 def _after_failure(aws_request: AwsRequest, attempt: Attempt, claim_id: uuid.UUID, failure: Failure) -> str:
@@ -127,37 +141,104 @@ def _after_failure(aws_request: AwsRequest, attempt: Attempt, claim_id: uuid.UUI
             lifecycle.fail(aws_request, claim_id, failure)
             return "failed"
         delay = retry_policy.backoff_seconds(attempt.number, failure.retry_after)
-        at = timezone.now() + dt.timedelta(seconds=delay)
-        if lifecycle.retry_later(aws_request, claim_id, failure, at=at):
-            transaction.on_commit(lambda: dispatch(aws_request.pk, countdown=delay), robust=True)
+        # The sweeper hands it over when ``at`` comes (within one sweep interval).
+        lifecycle.retry_later(aws_request, claim_id, failure, at=timezone.now() + dt.timedelta(seconds=delay))
     return "retrying"
 
 
-def stuck_requests(now: dt.datetime) -> Q:
-    """Requests that no worker will pick up unless they are handed over again."""
-    cutoff = now - dt.timedelta(seconds=settings.PORTAL_STUCK_AFTER_SECONDS)
-    not_recently_enqueued = Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=cutoff)
+def due_requests(now: dt.datetime) -> Q:
+    """Requests to hand to the broker now, as planned: nothing has been sent for them yet.
+
+    A queued request the broker never took (its submit found the broker down), a retry whose time
+    has come, and a running request whose lease ran out (its worker died) not yet sent again.
+    """
     never_enqueued = Q(status=RequestStatus.QUEUED, enqueued_at__isnull=True, created_at__lte=now - HANDOFF_GRACE)
-    lost_in_queue = Q(status=RequestStatus.QUEUED, enqueued_at__lte=cutoff)
-    overdue_retry = Q(status=RequestStatus.RETRYING, next_attempt_at__lte=cutoff) & not_recently_enqueued
-    abandoned = Q(status=RequestStatus.RUNNING, lease_expires_at__lt=now) & not_recently_enqueued
-    return never_enqueued | lost_in_queue | overdue_retry | abandoned
+    not_sent_since = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=F("next_attempt_at"))
+    retry_due = Q(status=RequestStatus.RETRYING, next_attempt_at__lte=now) & not_sent_since
+    lease_ended = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=F("lease_expires_at"))
+    abandoned = Q(status=RequestStatus.RUNNING, lease_expires_at__lt=now) & lease_ended
+    return never_enqueued | retry_due | abandoned
+
+
+def sent_and_waiting() -> Q:
+    """Requests sent to the broker that no worker has claimed since: in the queue, or lost."""
+    queued = Q(status=RequestStatus.QUEUED, enqueued_at__isnull=False)
+    retry_sent = Q(status=RequestStatus.RETRYING, enqueued_at__gte=F("next_attempt_at"))
+    takeover_sent = Q(status=RequestStatus.RUNNING, enqueued_at__gte=F("lease_expires_at"))
+    return queued | retry_sent | takeover_sent
+
+
+def stuck_requests(now: dt.datetime) -> Q:
+    """Requests that no worker will pick up unless they are handed over: due, or waiting too long.
+
+    "Waiting too long" is a candidate only: ``sweep`` re-sends those that the broker's queue
+    cannot be holding (see ``_lost``).
+    """
+    cutoff = now - dt.timedelta(seconds=settings.PORTAL_STUCK_AFTER_SECONDS)
+    return due_requests(now) | (sent_and_waiting() & Q(enqueued_at__lte=cutoff))
+
+
+def queue_depth() -> int | None:
+    """How many messages wait in the work queue; None if the broker cannot say (or is down)."""
+    from celery import current_app
+
+    try:
+        with current_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1)
+            queue = current_app.amqp.queues[settings.PORTAL_WORK_QUEUE]
+            declared = queue(connection.default_channel).queue_declare()
+            return int(declared.message_count)
+    except Exception as exc:  # the broker is down or cannot count: re-send as if nothing were queued
+        logger.warning("Could not read the depth of the work queue (%s)", _brief(exc))
+        return None
+
+
+def _lost(now: dt.datetime) -> list[int]:
+    """Sent requests the broker cannot be holding any more (lost in a broker restart, say).
+
+    The work queue is first in, first out and holds ``depth`` messages: if more requests than
+    that are sent and waiting, the oldest of them are the ones missing. Re-sending only those
+    keeps a long but healthy queue from being flooded with duplicates; a request waiting longer
+    than PORTAL_RESEND_AFTER_SECONDS is re-sent anyway, a bound on what stale messages in the queue
+    (duplicates of finished requests) can make the count miss.
+    """
+    cutoff = now - dt.timedelta(seconds=settings.PORTAL_STUCK_AFTER_SECONDS)
+    waiting = AwsRequest.objects.filter(sent_and_waiting())
+    candidates = waiting.filter(enqueued_at__lte=cutoff).order_by("enqueued_at", "pk")
+    if not candidates.exists():
+        return []
+    very_old = now - dt.timedelta(seconds=settings.PORTAL_RESEND_AFTER_SECONDS)
+    overdue = list(candidates.filter(enqueued_at__lte=very_old).values_list("pk", flat=True)[:SWEEP_BATCH])
+    depth = queue_depth()
+    missing = SWEEP_BATCH if depth is None else max(0, waiting.count() - depth)
+    oldest = list(candidates.values_list("pk", flat=True)[: min(missing, SWEEP_BATCH)])
+    return list(dict.fromkeys(oldest + overdue))[:SWEEP_BATCH]
 
 
 def sweep(now: dt.datetime | None = None) -> list[int]:
-    """Re-enqueue stuck requests; run periodically by beat. Returns the ids handed over."""
+    """Hand over what is due and re-send what is lost; run by beat on the housekeeping queue.
+
+    Returns the ids sent. Due retries are ordinary scheduling; the rest (never enqueued, lost, a
+    dead worker's lease) are hand-offs, counted on the request (``handoffs``) for audit and metrics.
+    """
     now = now or timezone.now()
+    lost = _lost(now)
     with transaction.atomic():
         # SKIP LOCKED: two sweepers (or a sweeper and a worker) never wait on, or take, one row.
-        ids = list(
+        rows = list(
             AwsRequest.objects.select_for_update(skip_locked=True)
-            .filter(stuck_requests(now))
+            .filter(due_requests(now) | (Q(pk__in=lost) & sent_and_waiting()))
             .order_by("created_at")
-            .values_list("pk", flat=True)[:SWEEP_BATCH]
+            .values_list("pk", "status")[:SWEEP_BATCH]
         )
+        ids = [pk for pk, _ in rows]
+        handoffs = [pk for pk, status in rows if status != RequestStatus.RETRYING or pk in lost]
         AwsRequest.objects.filter(pk__in=ids).update(enqueued_at=now)
+        AwsRequest.objects.filter(pk__in=handoffs).update(handoffs=F("handoffs") + 1)
     for request_id in ids:
         dispatch(request_id)
-    if ids:
-        logger.info("Re-enqueued %d stuck request(s): %s", len(ids), ids)
+    if handoffs:
+        logger.info(
+            "Handed over %d request(s) again (never enqueued, lost, or a dead worker's): %s", len(handoffs), handoffs
+        )
     return ids

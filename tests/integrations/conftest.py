@@ -41,13 +41,16 @@ def portal_env(django_db_setup, django_db_blocker, broker, sandbox_server):
 
 @pytest.fixture(scope="module")
 def worker(portal_env, logs):
-    """A real Celery worker process, shared by a module's tests that only need one running.
+    """The pipeline as deployed: a real Celery worker on both queues, and beat sending the sweeps
+    (which hand over due retries and dead workers' requests). Shared by a module's tests.
 
     Not by the whole session: a worker left running would take the tasks that later modules'
     transactional tests publish, and write to tables while those tests' teardown truncates them
     (a deadlock on PostgreSQL)."""
     process = processes.start_worker(portal_env, logs)
+    beat = processes.start_beat(portal_env, logs)
     yield process
+    beat.stop()
     process.stop()
 
 

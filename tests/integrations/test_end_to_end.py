@@ -106,7 +106,8 @@ def test_a_response_slower_than_the_read_timeout_is_retried_and_replays_the_same
 def test_a_worker_killed_mid_call_gets_its_task_redelivered_and_the_retry_reuses_the_token(worker, sandbox, operator):
     # The sandbox creates the resource and holds the response for 2 s; the pool process making
     # the call is killed meanwhile (as the kernel's OOM killer would), so the portal never
-    # learns that the call succeeded. No beat runs: the redelivered task alone must finish it.
+    # learns that the call succeeded. The redelivered task finds the lease held; once the lease
+    # runs out, the sweeper hands the request over and the next attempt replays the token.
     sandbox.state.add_fault({"operation": OPERATION, "sequence": [{"kind": "slow", "delay_s": 2}]})
     request = make_request(user=operator)
     pipeline.dispatch(request.pk)

@@ -87,7 +87,7 @@ class TestExecute:
         assert pipeline.execute(request.pk) == "not claimable"
         assert not aws.state.calls
 
-    def test_a_request_held_by_a_live_lease_is_left_alone_and_checked_again_when_it_ends(self, aws, published):
+    def test_a_request_held_by_a_live_lease_is_left_alone_and_nothing_is_scheduled_in_the_broker(self, aws, published):
         request = make_request(
             status=RequestStatus.RUNNING,
             claim_id=uuid.uuid4(),
@@ -97,9 +97,7 @@ class TestExecute:
         assert pipeline.execute(request.pk).startswith("held by another worker")
 
         assert not aws.state.calls
-        [(request_id, countdown)] = published
-        assert request_id == request.pk
-        assert 29 < countdown <= 31
+        assert published == []  # the sweeper takes it over if the lease runs out
 
     def test_a_dead_workers_expired_lease_is_taken_over_and_its_open_attempt_marked_interrupted(self, aws):
         request = make_request(status=RequestStatus.RUNNING, claim_id=uuid.uuid4(), lease_expires_at=ago(1))
@@ -129,7 +127,7 @@ class TestExecute:
         assert request.error_message.startswith("Gave up after 3 attempts")
         assert request.attempts.count() == 3
         assert len(aws.state.calls) == 3
-        assert len(published) == 2  # two retries scheduled, none after the last attempt
+        assert published == []  # retries are scheduled in the database, never as countdown messages
 
     def test_a_validation_error_fails_at_once_without_a_retry(self, aws, published):
         request = make_request(parameters=ingestion_params(tenantId="x" * 1025))
@@ -150,9 +148,17 @@ class TestExecute:
         assert attempt.error_code == "EndpointConnectionError"
 
 
+@pytest.fixture
+def depth(monkeypatch):
+    """The work queue's depth as the sweeper reads it from the broker: set by the test."""
+    reading: dict[str, int | None] = {"messages": 0}
+    monkeypatch.setattr(pipeline, "queue_depth", lambda: reading["messages"])
+    return reading
+
+
 @pytest.mark.django_db
 class TestSweeper:
-    def test_it_hands_over_a_request_the_broker_never_took(self, published, settings):
+    def test_it_hands_over_a_request_the_broker_never_took_and_counts_the_hand_off(self, published, depth):
         request = make_request()
         type(request).objects.filter(pk=request.pk).update(created_at=ago(10))
 
@@ -160,54 +166,102 @@ class TestSweeper:
 
         request.refresh_from_db()
         assert request.enqueued_at is not None
+        assert request.handoffs == 1
         assert published == [(request.pk, None)]
 
-    def test_it_leaves_a_fresh_request_to_its_own_hand_off(self, published):
+    def test_it_leaves_a_fresh_request_to_its_own_hand_off(self, published, depth):
         make_request()
 
         assert pipeline.sweep() == []
 
-    def test_it_hands_over_a_queued_request_whose_message_was_lost(self, published, settings):
+    def test_it_sends_a_retry_when_its_time_comes_and_not_before(self, published, depth):
+        due = make_request(status=RequestStatus.RETRYING, next_attempt_at=ago(0.1), enqueued_at=ago(5))
+        make_request(status=RequestStatus.RETRYING, next_attempt_at=timezone.now() + dt.timedelta(seconds=30))
+
+        assert pipeline.sweep() == [due.pk]
+
+        due.refresh_from_db()
+        assert due.handoffs == 0  # ordinary scheduling, not a hand-off
+        assert pipeline.sweep() == []  # sent once for this due time
+
+    def test_it_resends_only_as_many_waiting_requests_as_the_queue_is_missing_oldest_first(
+        self, published, depth, settings
+    ):
         settings.PORTAL_STUCK_AFTER_SECONDS = 30
-        lost = make_request(enqueued_at=ago(31))
-        make_request(enqueued_at=ago(5))  # still on its way to a worker
+        oldest = make_request(enqueued_at=ago(50))
+        older = make_request(enqueued_at=ago(40))
+        make_request(enqueued_at=ago(35))
+        make_request(enqueued_at=ago(5))  # on its way to a worker
+        depth["messages"] = 2  # four sent and waiting, two in the queue: the two oldest are lost
 
-        assert pipeline.sweep() == [lost.pk]
+        assert pipeline.sweep() == [oldest.pk, older.pk]
 
-    def test_it_hands_over_an_overdue_retry_but_not_one_still_waiting(self, published, settings):
+    def test_a_long_but_healthy_queue_is_not_flooded_with_duplicates(self, published, depth, settings):
         settings.PORTAL_STUCK_AFTER_SECONDS = 30
-        overdue = make_request(status=RequestStatus.RETRYING, next_attempt_at=ago(31), enqueued_at=ago(40))
-        make_request(status=RequestStatus.RETRYING, next_attempt_at=timezone.now(), enqueued_at=ago(1))
+        for seconds in (300, 200, 100):
+            make_request(enqueued_at=ago(seconds))
+        depth["messages"] = 3
 
-        assert pipeline.sweep() == [overdue.pk]
+        assert pipeline.sweep() == []
+        assert published == []
 
-    def test_it_hands_over_a_running_request_whose_lease_ran_out(self, published):
+    def test_when_the_broker_cannot_say_every_request_waiting_too_long_is_resent(self, published, depth, settings):
+        settings.PORTAL_STUCK_AFTER_SECONDS = 30
+        waiting = [make_request(enqueued_at=ago(seconds)).pk for seconds in (60, 45)]
+        depth["messages"] = None
+
+        assert pipeline.sweep() == waiting
+
+    def test_a_request_waiting_past_the_resend_bound_is_resent_whatever_the_queue_says(
+        self, published, depth, settings
+    ):
+        settings.PORTAL_STUCK_AFTER_SECONDS = 30
+        settings.PORTAL_RESEND_AFTER_SECONDS = 600
+        ancient = make_request(enqueued_at=ago(601))
+        make_request(enqueued_at=ago(60))
+        depth["messages"] = 5
+
+        assert pipeline.sweep() == [ancient.pk]
+
+    def test_it_hands_over_a_running_request_whose_lease_ran_out_once(self, published, depth):
         abandoned = make_request(status=RequestStatus.RUNNING, lease_expires_at=ago(1), enqueued_at=ago(120))
         make_request(status=RequestStatus.RUNNING, lease_expires_at=timezone.now() + dt.timedelta(seconds=30))
 
         assert pipeline.sweep() == [abandoned.pk]
+        depth["messages"] = 1
+        assert pipeline.sweep() == []
 
-    def test_it_never_touches_finished_requests(self, published):
-        make_request(status=RequestStatus.SUCCEEDED, enqueued_at=ago(3600))
-        make_request(status=RequestStatus.FAILED, enqueued_at=ago(3600))
+        abandoned.refresh_from_db()
+        assert abandoned.handoffs == 1
+
+    def test_it_never_touches_finished_or_cancelled_requests(self, published, depth):
+        for status in (RequestStatus.SUCCEEDED, RequestStatus.FAILED, RequestStatus.CANCELLED):
+            make_request(status=status, enqueued_at=ago(3600))
 
         assert pipeline.sweep() == []
 
-    def test_a_second_sweep_right_after_does_not_hand_the_same_request_over_again(self, published):
+    def test_a_second_sweep_right_after_does_not_hand_the_same_request_over_again(self, published, depth):
         request = make_request()
         type(request).objects.filter(pk=request.pk).update(created_at=ago(10))
 
         pipeline.sweep()
+        depth["messages"] = 1
         pipeline.sweep()
 
         assert published == [(request.pk, None)]
 
-    def test_beat_runs_the_sweeper_at_the_configured_interval(self, settings):
+    def test_beat_runs_the_sweeper_at_the_configured_interval_on_its_own_queue(self, settings):
         from portal.celery import app
 
         entry = app.conf.beat_schedule["sweep-stuck-requests"]
         assert entry["task"] == "integrations.tasks.sweep_stuck_requests"
         assert entry["schedule"] == settings.PORTAL_SWEEP_INTERVAL_SECONDS
+        assert entry["options"]["expires"] >= settings.PORTAL_SWEEP_INTERVAL_SECONDS  # late sweeps are dropped
+        route = app.amqp.router.route({}, "integrations.tasks.sweep_stuck_requests")
+        assert route["queue"].name == settings.PORTAL_HOUSEKEEPING_QUEUE
+        assert (
+            app.amqp.router.route({}, "integrations.tasks.execute_request")["queue"].name == settings.PORTAL_WORK_QUEUE
+        )
 
 
 def test_the_celery_settings_keep_tasks_through_a_worker_crash():
