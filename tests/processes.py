@@ -153,3 +153,37 @@ def start_web(env: dict[str, str], log_dir: Path) -> tuple[Process, str]:
     web = Process("web", [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], env, log_dir)
     web.wait_for_output("Quit the server with")
     return web, f"http://127.0.0.1:{port}"
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, on a free port, that the test may stop and start again.
+
+    Like the CI machine's Redis, it keeps nothing on disk: a restart loses every message, which
+    is the worst a broker restart can do.
+    """
+
+    def __init__(self, log_dir: Path):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._log_dir = log_dir
+        self.process: Process | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.process = Process(
+            "redis",
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            dict(os.environ),
+            self._log_dir,
+        )
+        self.process.wait_for_output("Ready to accept connections")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+    def restart(self, down_for: float = 1.0) -> None:
+        self.stop()
+        time.sleep(down_for)
+        self.start()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import cast
 
 from django.contrib.auth.models import User
+from django.db import DatabaseError
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -17,7 +19,7 @@ from rest_framework.views import APIView
 
 from awsmodel.characters import character_name
 from awsmodel.schema import json_schema
-from integrations import history, lifecycle
+from integrations import committed, history, lifecycle
 from integrations.api.serializers import (
     ErrorsSerializer,
     OperationSerializer,
@@ -28,6 +30,8 @@ from integrations.api.serializers import (
 from integrations.models import AwsRequest, AwsTarget
 from integrations.permissions import VIEW_SENSITIVE, operation_or_404, runnable_operations, shown_parameters
 from operations import Operation, operation_key
+
+logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 TARGET_REFUSED = "You may not use this AWS target, or it does not exist."
@@ -150,14 +154,36 @@ class SubmitView(APIView):
             for v in exc.violations:
                 errors.setdefault(v.dotted_path or "parameters", []).append(v.message)
             return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(
-            self._serialize(request, submission.aws_request),
+        aws_request = submission.aws_request
+        try:
+            body = self._serialize(request, aws_request)
+        except DatabaseError as exc:
+            # Recorded, but its full record cannot be read back just now (the connection dropped
+            # after the commit): answer with what is known, never a 500 that invites a second POST.
+            logger.warning("Request #%s recorded, not read back (%s)", aws_request.pk, type(exc).__name__)
+            body = self._recorded(request, aws_request)
+        response = Response(
+            body,
             status=status.HTTP_200_OK if submission.replayed else status.HTTP_201_CREATED,
+            headers={"Location": request.build_absolute_uri(reverse("api-request-detail", args=[aws_request.pk]))},
         )
+        return committed.answer(request._request, response, aws_request.pk)
 
     def _serialize(self, request: Request, aws_request: AwsRequest) -> dict:
         context = {"request": request, "parameters_for": _parameters_for(request.user)}
         return RequestDetailSerializer(aws_request, context=context).data
+
+    @staticmethod
+    def _recorded(request: Request, aws_request: AwsRequest) -> dict:
+        """What is known of a request just recorded, from memory (no query)."""
+        return {
+            "id": aws_request.pk,
+            "url": request.build_absolute_uri(reverse("api-request-detail", args=[aws_request.pk])),
+            "operation": aws_request.operation_key,
+            "status": aws_request.status,
+            "client_token": aws_request.client_token,
+            "detail": "Recorded. Its full record could not be read back just now; fetch it from url.",
+        }
 
 
 class RequestListView(generics.ListAPIView):
