@@ -12,6 +12,7 @@ import functools
 import logging
 import re
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -127,3 +128,46 @@ def get_client(service: str, region: str, target=None, username: str = "") -> Ba
             service, region_name=region, endpoint_url=endpoint, config=client_config(), **identity
         )
     return cache[key]
+
+
+@dataclass(frozen=True)
+class CredentialCheck:
+    """Who the portal is to AWS, and who a target's calls act as: ARNs and accounts, no secrets."""
+
+    base_arn: str
+    # The assumed role's session when the target names a role, else the base identity.
+    acting_arn: str
+    account_id: str
+
+
+def check_credentials(target, timeout: float = 5.0) -> CredentialCheck:
+    """Ask STS who the portal is (GetCallerIdentity), then assume the target's role if it has one.
+
+    For ``manage.py preflight``: the same credentials and STS endpoint as the worker's calls, with
+    ``timeout`` on every send and no retries, so a dead endpoint answers in seconds. The role is
+    assumed under its own session name and never cached: a check must not hand its credentials to
+    a later call. Raises botocore's errors (no credentials, refused, unreachable) for the caller
+    to report.
+    """
+    config = client_config().merge(Config(connect_timeout=timeout, read_timeout=timeout))
+    sts = boto3.session.Session().client(
+        "sts",
+        region_name=target.region,
+        endpoint_url=settings.AWS_STS_ENDPOINT_URL,
+        config=config,
+        **_base_credentials(),
+    )
+    base_arn = sts.get_caller_identity()["Arn"]
+    if not target.role_arn:
+        return CredentialCheck(base_arn, base_arn, _account_of(base_arn))
+    kwargs = {"RoleArn": target.role_arn, "RoleSessionName": role_session_name("preflight")}
+    if target.external_id:
+        kwargs["ExternalId"] = target.external_id
+    acting_arn = sts.assume_role(**kwargs)["AssumedRoleUser"]["Arn"]
+    return CredentialCheck(base_arn, acting_arn, _account_of(acting_arn))
+
+
+def _account_of(arn: str) -> str:
+    # arn:partition:service:region:account:resource
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 else ""

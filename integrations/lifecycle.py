@@ -72,6 +72,9 @@ TRANSITIONS: dict[str, Transition] = {
     "retry_later": Transition((S.RUNNING,), S.RETRYING),
     "succeed": Transition((S.RUNNING,), S.SUCCEEDED),
     "fail": Transition((S.RUNNING,), S.FAILED),
+    # An operator's retry of a failed request with the same client token (manage.py retry_request):
+    # the only way out of a finished status, taken only when the token still protects the call.
+    "reopen": Transition((S.FAILED,), S.QUEUED),
 }
 
 
@@ -140,7 +143,13 @@ def authorize(user: User, operation: Operation, target: AwsTarget | None = None)
 
 
 def submit(
-    operation: Operation, params: dict, user: User, target: AwsTarget, idempotency_key: str | None = None
+    operation: Operation,
+    params: dict,
+    user: User,
+    target: AwsTarget,
+    idempotency_key: str | None = None,
+    *,
+    retry_of: AwsRequest | None = None,
 ) -> Submission:
     """Record a request for ``user`` and hand it on (to a worker, or to an approver).
 
@@ -149,6 +158,7 @@ def submit(
     used returns that request when the body is the same (a retried POST must not run twice)
     and raises IdempotencyConflictError when it is not; parameters that break the operation's model
     raise InvalidParametersError and are never recorded, since the worker would only fail later.
+    ``retry_of`` links an operator's retry (a new request, with a new client token) to the old one.
     """
     authorize(user, operation, target)
     if idempotency_key:
@@ -159,7 +169,7 @@ def submit(
     if violations:
         raise InvalidParametersError(violations)
     try:
-        aws_request = record(operation, params, user, target, idempotency_key=idempotency_key)
+        aws_request = record(operation, params, user, target, idempotency_key=idempotency_key, retry_of=retry_of)
     except IntegrityError:
         # The same key, posted twice at once: the other POST recorded it first.
         earlier = _earlier(user, idempotency_key) if idempotency_key else None
@@ -181,7 +191,13 @@ def _replay(earlier: AwsRequest, operation: Operation, target: AwsTarget, params
 
 
 def record(
-    operation: Operation, params: dict, user: User, target: AwsTarget, idempotency_key: str | None = None
+    operation: Operation,
+    params: dict,
+    user: User,
+    target: AwsTarget,
+    idempotency_key: str | None = None,
+    *,
+    retry_of: AwsRequest | None = None,
 ) -> AwsRequest:
     """Create the request row (queued, or awaiting approval) and enqueue it once committed.
 
@@ -205,6 +221,7 @@ def record(
             # The name as it is now: the history keeps it even if the account is renamed later.
             created_by_username=user.get_username(),
             idempotency_key=idempotency_key,
+            retry_of=retry_of,
             status=status,
         )
         if not needs_approval:
@@ -296,6 +313,55 @@ def cancel(aws_request: AwsRequest, user: User, reason: str = "") -> None:
         raise CancelError("This request is running or finished and can no longer be cancelled.")
 
 
+# --- reopening: an operator's retry with the same client token ------------------------------------
+
+
+class ReopenError(Exception):
+    """The request is not failed (any more): somebody else reopened or retried it first."""
+
+
+def reopen(aws_request: AwsRequest, user: User, note: str = "") -> None:
+    """Put a failed request back in the queue, to be called again with its own client token.
+
+    For an operator who has decided that the token still protects the call (see
+    ``integrations.operator``): the same request, so its audit keeps every attempt, and its
+    attempt budget counts again from the attempts made so far (``attempt_base``). Who reopened it
+    and when is kept in the error fields until the next attempt's outcome replaces them, as a
+    cancel keeps its author; the task is published once the move is committed.
+    """
+    now = timezone.now()
+    message = f"Reopened by {user.get_username()} at {now.isoformat(timespec='seconds')}."
+    if note.strip():
+        message = f"{message} {note.strip()}"
+    with transaction.atomic():
+        moved = _move(
+            aws_request.pk,
+            "reopen",
+            attempt_base=aws_request.attempts.count(),
+            error_code="Reopened",
+            error_message=message[:ERROR_MESSAGE_LIMIT],
+            finished_at=None,
+            next_attempt_at=None,
+            lease_expires_at=None,
+            claim_id=None,
+            # Not handed over since reopening: the sweeper's "never enqueued" case if publishing fails.
+            enqueued_at=None,
+            updated_at=now,
+        )
+        if not moved:
+            raise ReopenError("This request is not failed: it was reopened or retried already, or never failed.")
+        transaction.on_commit(lambda: pipeline.dispatch(aws_request.pk), robust=True)
+
+
+def attempts_left(aws_request: AwsRequest, attempt_number: int) -> bool:
+    """Whether attempt ``attempt_number`` may be followed by another one.
+
+    The budget counts from ``attempt_base``: a request an operator reopened gets a full set of
+    attempts again, beyond the ones it had used up.
+    """
+    return attempt_number - aws_request.attempt_base < retry_policy.max_attempts()
+
+
 # --- the worker's moves ----------------------------------------------------------------------------
 
 
@@ -321,7 +387,8 @@ def start_attempt(
 
     A worker that stopped mid-call left its attempt open: AWS may or may not have acted on it,
     so it is marked interrupted, and the next attempt carries the same client token, which
-    returns that resource if it exists. Past the maximum the request fails instead.
+    returns that resource if it exists. Past the maximum (counted from ``attempt_base``, the
+    attempts made before an operator reopened it) the request fails instead.
     """
     aws_request.attempts.filter(outcome=AttemptOutcome.IN_PROGRESS).update(
         outcome=AttemptOutcome.INTERRUPTED,
@@ -329,7 +396,7 @@ def start_attempt(
         error_message="The worker stopped during this call; the next attempt reuses the client token.",
     )
     number = aws_request.attempts.count() + 1
-    if number > retry_policy.max_attempts():
+    if not attempts_left(aws_request, number - 1):
         fail(aws_request, claim_id, Failure("MaxAttemptsExceeded", "No attempts left.", retryable=False))
         return None
     return Attempt.objects.create(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -27,7 +28,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from integrations import lifecycle, retry_policy
+from integrations import lifecycle, log_context, retry_policy
 from integrations.aws_clients import get_client
 from integrations.aws_errors import Failure, classify
 from integrations.models import Attempt, AttemptOutcome, AwsRequest, RequestStatus
@@ -77,19 +78,33 @@ def _json_safe(value: object) -> Any:
 
 
 def execute(request_id: int, worker: str = "") -> str:
-    """Make one attempt at a request, if this worker can claim it. Returns what happened."""
-    now = timezone.now()
-    claim_id = lifecycle.claim(request_id, now)
-    if claim_id is None:
-        return _not_claimed(request_id, now)
-    aws_request = AwsRequest.objects.select_related("target", "created_by").get(pk=request_id)
-    attempt = lifecycle.start_attempt(aws_request, claim_id, now=now, worker=worker)
-    if attempt is None:
-        return "failed"
+    """Make one attempt at a request, if this worker can claim it. Returns what happened.
+
+    Every line logged meanwhile (ours, botocore's, Celery's) carries the request id, and once the
+    attempt is recorded its number and the client token (``integrations.log_context``).
+    """
+    with log_context.bound(request_id=request_id):
+        now = timezone.now()
+        claim_id = lifecycle.claim(request_id, now)
+        if claim_id is None:
+            return _not_claimed(request_id, now)
+        aws_request = AwsRequest.objects.select_related("target", "created_by").get(pk=request_id)
+        attempt = lifecycle.start_attempt(aws_request, claim_id, now=now, worker=worker)
+        if attempt is None:
+            logger.info("Request failed: no attempts left")
+            return "failed"
+        with log_context.bound(attempt=attempt.number, client_token=aws_request.client_token):
+            return _attempt(aws_request, attempt, claim_id)
+
+
+def _attempt(aws_request: AwsRequest, attempt: Attempt, claim_id: uuid.UUID) -> str:
+    """The AWS call of a recorded attempt, and what its outcome means for the request."""
     operation = get_operation(aws_request.operation_key)
     kwargs = dict(aws_request.parameters)
     if operation.token_member:
         kwargs[operation.token_member] = aws_request.client_token
+    logger.info("Calling %s.%s", aws_request.service, aws_request.operation)
+    started = time.monotonic()
     try:
         client = get_client(
             aws_request.service, aws_request.region, aws_request.target, aws_request.created_by.get_username()
@@ -103,6 +118,7 @@ def execute(request_id: int, worker: str = "") -> str:
         return _after_failure(aws_request, attempt, claim_id, classify(exc))
     meta = response.pop("ResponseMetadata", {})
     body = _json_safe(response)
+    resource_id = operation.result_of(body)
     with transaction.atomic():
         lifecycle.finish_attempt(
             attempt,
@@ -110,7 +126,8 @@ def execute(request_id: int, worker: str = "") -> str:
             http_status=meta.get("HTTPStatusCode"),
             aws_request_id=meta.get("RequestId", ""),
         )
-        lifecycle.succeed(aws_request, claim_id, response=body, resource_id=operation.result_of(body))
+        lifecycle.succeed(aws_request, claim_id, response=body, resource_id=resource_id)
+    logger.info("Succeeded in %.0f ms: %s", (time.monotonic() - started) * 1000, resource_id)
     return "succeeded"
 
 
@@ -128,21 +145,23 @@ def _not_claimed(request_id: int, now: dt.datetime) -> str:
 
 
 def _after_failure(aws_request: AwsRequest, attempt: Attempt, claim_id: uuid.UUID, failure: Failure) -> str:
-    retry = failure.retryable and attempt.number < retry_policy.max_attempts()
+    # The budget counts from an operator's retry, if any (``attempt_base``; manage.py retry_request).
+    made = attempt.number - aws_request.attempt_base
+    retry = failure.retryable and lifecycle.attempts_left(aws_request, attempt.number)
     with transaction.atomic():
         lifecycle.finish_attempt(
             attempt, AttemptOutcome.RETRYABLE_ERROR if retry else AttemptOutcome.FAILED, failure=failure
         )
         if not retry:
             if failure.retryable:
-                failure = Failure(
-                    failure.code, f"Gave up after {attempt.number} attempts: {failure.message}", retryable=False
-                )
+                failure = Failure(failure.code, f"Gave up after {made} attempts: {failure.message}", retryable=False)
             lifecycle.fail(aws_request, claim_id, failure)
+            logger.info("Failed: %s (HTTP %s)", failure.code, failure.http_status)
             return "failed"
         delay = retry_policy.backoff_seconds(attempt.number, failure.retry_after)
         # The sweeper hands it over when ``at`` comes (within one sweep interval).
         lifecycle.retry_later(aws_request, claim_id, failure, at=timezone.now() + dt.timedelta(seconds=delay))
+    logger.info("Retrying in %.1f s after %s (HTTP %s)", delay, failure.code, failure.http_status)
     return "retrying"
 
 
@@ -180,12 +199,12 @@ def stuck_requests(now: dt.datetime) -> Q:
 
 def queue_depth() -> int | None:
     """How many messages wait in the work queue; None if the broker cannot say (or is down)."""
-    from celery import current_app
+    from portal.celery import app
 
     try:
-        with current_app.connection_for_write() as connection:
+        with app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1)
-            queue = current_app.amqp.queues[settings.PORTAL_WORK_QUEUE]
+            queue = app.amqp.queues[settings.PORTAL_WORK_QUEUE]
             declared = queue(connection.default_channel).queue_declare()
             return int(declared.message_count)
     except Exception as exc:  # the broker is down or cannot count: re-send as if nothing were queued

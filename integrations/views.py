@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from integrations import config_history, history, lifecycle, preview
+from integrations import committed, config_history, history, lifecycle, preview
 from integrations.error_help import explain
 from integrations.forms import FIELD, ROWS_ACTION, OperationForm, edit_rows, params_to_data
 from integrations.models import AwsRequest, AwsTarget, RequestStatus
@@ -165,9 +165,10 @@ def operation_form(request: PortalRequest, service: str, name: str) -> HttpRespo
     # The form checked these parameters by the same rules, so submit raises no InvalidParametersError;
     # its PermissionDenied is a 403 like the checks above.
     aws_request = lifecycle.submit(operation, form.params, request.user, target).aws_request
+    # Recorded: from here on the answer is its page, whatever fails later (integrations/committed.py).
     if request.htmx:
-        return HttpResponseClientRedirect(aws_request.get_absolute_url())
-    return redirect(aws_request)
+        return committed.answer(request, HttpResponseClientRedirect(aws_request.get_absolute_url()), aws_request.pk)
+    return committed.answer(request, redirect(aws_request), aws_request.pk)
 
 
 def _hold_sensitive_values(
@@ -294,6 +295,8 @@ def request_detail(request: PortalRequest, pk: int) -> HttpResponse:
         "attempts": aws_request.attempts.all(),
         "parameters": json.dumps(parameters, indent=2, ensure_ascii=False),
         "decision": getattr(aws_request, "decision", None),
+        # An operator's retry with a new client token (manage.py retry_request), if the viewer may see it.
+        "retried_as": aws_request.retries.visible_to(request.user).order_by("pk"),
         "can_decide": aws_request.status == RequestStatus.AWAITING_APPROVAL
         and lifecycle.can_decide(request.user, aws_request),
     }

@@ -15,6 +15,7 @@ Nothing here imports Django: the sandbox and the portal share it.
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import functools
 import importlib
 import pkgutil
@@ -82,6 +83,10 @@ class Operation:
     json_members: tuple[str, ...] = ()
     # AWS error codes this operation answers with, explained in plain words (beside the common ones).
     error_help: dict[str, str] = field(default_factory=dict)
+    # How long AWS honours a client token, when the operation's documentation says (Supply Chain
+    # and AppFlow: 8 hours); None where it says nothing. An operator's retry reuses the token only
+    # within it (integrations.operator).
+    token_lifetime: dt.timedelta | None = None
 
     @property
     def key(self) -> str:

@@ -3,6 +3,7 @@
 Summarised in docs/aws-operations.md.
 """
 
+import datetime as dt
 from typing import Any
 
 from awsmodel.constraints import Violation
@@ -32,6 +33,8 @@ register(
         result_path=("connectorArn",),
         console_url="https://{region}.console.aws.amazon.com/appflow/home?region={region}#/connectors",
         docs_url="https://docs.aws.amazon.com/appflow/1.0/APIReference/API_RegisterConnector.html",
+        # "The token is active for 8 hours."
+        token_lifetime=dt.timedelta(hours=8),
         hints={
             "connectorLabel": FieldHint(
                 label="Connector label", help="The connector's name, unique among the account's registrations."

@@ -90,6 +90,8 @@ register(
         summary="Sends real-time data to an AWS Supply Chain instance, for a dataset of the event's type.",
         result_path=("eventId",),
         docs_url="https://docs.aws.amazon.com/aws-supply-chain/latest/APIReference/API_SendDataIntegrationEvent.html",
+        # "The token is active for 8 hours, and within its lifetime, it ensures the request completes only once."
+        token_lifetime=dt.timedelta(hours=8),
         hints={
             "instanceId": FieldHint(label="Instance ID", help="The AWS Supply Chain instance identifier."),
             "eventType": FieldHint(

@@ -156,18 +156,19 @@ class SubmitView(APIView):
             return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
         aws_request = submission.aws_request
         try:
-            body = self._serialize(request, aws_request)
+            recorded = self._serialize(request, aws_request)
         except DatabaseError as exc:
             # Recorded, but its full record cannot be read back just now (the connection dropped
             # after the commit): answer with what is known, never a 500 that invites a second POST.
             logger.warning("Request #%s recorded, not read back (%s)", aws_request.pk, type(exc).__name__)
-            body = self._recorded(request, aws_request)
+            recorded = self._recorded(request, aws_request)
         response = Response(
-            body,
+            recorded,
             status=status.HTTP_200_OK if submission.replayed else status.HTTP_201_CREATED,
             headers={"Location": request.build_absolute_uri(reverse("api-request-detail", args=[aws_request.pk]))},
         )
-        return committed.answer(request._request, response, aws_request.pk)
+        committed.answer(request._request, response, aws_request.pk)
+        return response
 
     def _serialize(self, request: Request, aws_request: AwsRequest) -> dict:
         context = {"request": request, "parameters_for": _parameters_for(request.user)}

@@ -16,7 +16,14 @@ from django.utils import timezone
 from integrations import lifecycle, pipeline
 from integrations.aws_errors import Failure
 from integrations.lifecycle import TRANSITIONS
-from integrations.models import FINISHED_STATUSES, ApprovalDecision, ApprovalRule, AwsRequest, RequestStatus
+from integrations.models import (
+    FINISHED_STATUSES,
+    ApprovalDecision,
+    ApprovalRule,
+    AttemptOutcome,
+    AwsRequest,
+    RequestStatus,
+)
 from integrations.permissions import APPROVERS, AUDITORS, OPERATORS
 from integrations.tasks import execute_request
 from operations import get_operation
@@ -97,6 +104,14 @@ def cancel(aws_request: AwsRequest, approver) -> bool:
     return True
 
 
+def reopen(aws_request: AwsRequest, approver) -> bool:
+    try:
+        lifecycle.reopen(aws_request, aws_request.created_by)
+    except lifecycle.ReopenError:
+        return False
+    return True
+
+
 MOVES = {
     "approve": approve,
     "reject": reject,
@@ -107,6 +122,7 @@ MOVES = {
     ),
     "succeed": lambda aws_request, _: lifecycle.succeed(aws_request, CLAIM, response={}, resource_id="arn:aws:x"),
     "fail": lambda aws_request, _: lifecycle.fail(aws_request, CLAIM, REFUSED),
+    "reopen": reopen,
 }
 CREATIONS = [name for name, move in TRANSITIONS.items() if not move.sources]
 ALLOWED = [(name, source) for name, move in TRANSITIONS.items() for source in move.sources]
@@ -154,10 +170,13 @@ def test_a_new_request_starts_in_the_status_the_table_gives_it(name, operator):
 
 
 def test_finished_statuses_are_final_and_every_other_status_has_a_way_out():
-    sources = {source for move in TRANSITIONS.values() for source in move.sources}
+    # An operator's reopen is the one way out of a finished status, and only out of a failure.
+    ordinary = [move for name, move in TRANSITIONS.items() if name != "reopen"]
+    sources = {source for move in ordinary for source in move.sources}
     targets = {move.target for move in TRANSITIONS.values()}
 
     assert sources == set(RequestStatus) - set(FINISHED_STATUSES)
+    assert TRANSITIONS["reopen"] == ((RequestStatus.FAILED,), RequestStatus.QUEUED)
     assert targets == set(RequestStatus)  # every status is reachable
 
 
@@ -266,6 +285,88 @@ def test_only_the_author_or_an_approver_may_cancel_a_request(approver):
 
     lifecycle.cancel(aws_request, approver)
     assert row(aws_request)["error_message"].startswith("Cancelled by approver at ")
+
+
+# --- reopening -----------------------------------------------------------------------------------------
+
+
+def failed_after(attempts: int, **fields) -> AwsRequest:
+    """A request that failed after ``attempts`` calls, each of them timed out."""
+    aws_request = make_request(
+        status=RequestStatus.FAILED, error_code="ReadTimeoutError", finished_at=ago(60), **fields
+    )
+    for number in range(1, attempts + 1):
+        aws_request.attempts.create(
+            number=number,
+            started_at=ago(600 - number),
+            finished_at=ago(599 - number),
+            outcome=AttemptOutcome.RETRYABLE_ERROR if number < attempts else AttemptOutcome.FAILED,
+            error_code="ReadTimeoutError",
+            client_token=aws_request.client_token,
+        )
+    return aws_request
+
+
+def test_a_reopened_request_is_queued_again_with_its_token_and_its_attempts_counted_so_far(
+    published, django_capture_on_commit_callbacks
+):
+    aws_request = failed_after(3, enqueued_at=ago(700))
+    token = aws_request.client_token
+
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.reopen(aws_request, aws_request.created_by, note="Timed out; the token still holds.")
+
+    reopened = AwsRequest.objects.get(pk=aws_request.pk)
+    assert (reopened.status, reopened.client_token, reopened.attempt_base) == (RequestStatus.QUEUED, token, 3)
+    assert reopened.finished_at is None
+    assert reopened.error_code == "Reopened"
+    assert reopened.error_message.startswith(f"Reopened by {aws_request.created_by.get_username()} at ")
+    assert reopened.error_message.endswith("Timed out; the token still holds.")
+    assert reopened.attempts.count() == 3  # the audit keeps every earlier call
+    assert published == [aws_request.pk]
+
+
+def test_a_request_cannot_be_reopened_twice_at_once(published, django_capture_on_commit_callbacks):
+    aws_request = failed_after(1)
+    lifecycle.reopen(aws_request, aws_request.created_by)
+    before = row(aws_request)
+
+    with pytest.raises(lifecycle.ReopenError):
+        lifecycle.reopen(aws_request, aws_request.created_by)
+
+    assert row(aws_request) == before
+
+
+def test_a_reopened_requests_attempts_count_from_where_it_was_reopened(settings):
+    settings.PORTAL_RETRY_MAX_ATTEMPTS = 2
+    aws_request = failed_after(3)
+    lifecycle.reopen(aws_request, aws_request.created_by)
+    aws_request.refresh_from_db()
+    claim_id = lifecycle.claim(aws_request.pk, timezone.now())
+
+    attempt = lifecycle.start_attempt(aws_request, claim_id, now=timezone.now())
+
+    # Three made before the reopen, two allowed after it: the 4th and the 5th, never a 6th.
+    assert attempt is not None
+    assert (attempt.number, attempt.client_token) == (4, aws_request.client_token)
+    assert lifecycle.attempts_left(aws_request, 4) is True
+    assert lifecycle.attempts_left(aws_request, 5) is False
+
+
+def test_past_the_budget_counted_from_the_reopen_the_request_fails(settings):
+    settings.PORTAL_RETRY_MAX_ATTEMPTS = 2
+    # Reopened after 3 attempts, and 2 more made since: none is left.
+    reopened = make_request(status=RequestStatus.QUEUED, attempt_base=3)
+    for number in range(1, 6):
+        reopened.attempts.create(
+            number=number, started_at=ago(60), outcome=AttemptOutcome.FAILED, client_token=reopened.client_token
+        )
+    claim_id = lifecycle.claim(reopened.pk, timezone.now())
+
+    assert lifecycle.start_attempt(reopened, claim_id, now=timezone.now()) is None
+
+    assert (status_of(reopened), row(reopened)["error_code"]) == (RequestStatus.FAILED, "MaxAttemptsExceeded")
+    assert reopened.attempts.count() == 5
 
 
 # --- submitting ----------------------------------------------------------------------------------------
