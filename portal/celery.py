@@ -6,6 +6,9 @@ import os
 from pathlib import Path
 
 from celery import Celery
+from celery.signals import after_setup_task_logger
+
+from portal.logs import celery_loggers_through_root
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 # No PORTAL_ENVIRONMENT default: unset means production (portal/settings.py).
@@ -13,6 +16,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Each worker's main process writes its heartbeat (integrations/heartbeats.py); named, not
+# imported, since the models cannot load before Django is set up.
+app.steps["worker"].add("integrations.heartbeats:WorkerHeartbeat")
+# Every worker line in PORTAL_LOG_FORMAT, pool-process deaths included (portal/logs.py).
+after_setup_task_logger.connect(celery_loggers_through_root)
 
 
 @app.on_after_configure.connect

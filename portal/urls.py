@@ -3,9 +3,15 @@ from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
-from integrations import accounts
+from integrations import accounts, metrics
+from portal import health
 
 urlpatterns = [
+    # For probes and scrapers, open to anyone who can reach the port (metrics need their token):
+    # docs/monitoring.md.
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     # django.contrib.auth.urls' routes and names, with the lockout, single-sign-on-only mode and
     # password reset only where mail is configured (integrations/accounts.py).
     path("accounts/", include(accounts.urlpatterns)),
