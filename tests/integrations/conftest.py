@@ -6,6 +6,7 @@ import time
 
 import pytest
 from django.conf import settings
+from moto.server import ThreadedMotoServer
 
 from portal.celery import app as celery_app
 from tests import processes
@@ -52,6 +53,16 @@ def worker(portal_env, logs):
     yield process
     beat.stop()
     process.stop()
+
+
+@pytest.fixture(scope="module")
+def sts_server():
+    """moto's server, serving STS on a free local port."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
-from moto.server import ThreadedMotoServer
 
 from integrations import aws_clients, operator, pipeline
 from integrations.models import ApprovalRule, AttemptOutcome, AwsRequest, RequestStatus
@@ -496,16 +495,6 @@ def test_cancel_request_needs_to_know_who_cancels(db):
 
 
 # --- preflight --------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def sts_server():
-    """moto's server, serving STS on a free local port."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import datetime as dt
 import boto3
 import pytest
 from django.core.exceptions import ValidationError
-from moto.server import ThreadedMotoServer
 from moto.sts.models import sts_backends
 
 from integrations import aws_clients, lifecycle, pipeline
@@ -32,16 +31,6 @@ USERNAME = "ada.lovelace@example.com"
 @pytest.fixture(autouse=True)
 def fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(scope="module")
-def sts_server():
-    """moto's server, serving STS on a free local port."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
