@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 folder = tempfile.mkdtemp()
 os.environ["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+os.environ.setdefault("PORTAL_ENVIRONMENT", "development")
 
 import django  # noqa: E402
 
@@ -28,7 +29,7 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from integrations import history  # noqa: E402
-from integrations.models import Request  # noqa: E402
+from integrations.models import AwsRequest as Request  # noqa: E402
 
 
 def measure(user, total: int) -> None:

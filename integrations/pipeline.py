@@ -39,19 +39,25 @@ logger = logging.getLogger(__name__)
 # A fresh request is left to its own hand-off this long before the sweeper steps in.
 HANDOFF_GRACE = dt.timedelta(seconds=5)
 SWEEP_BATCH = 100
+LOST_RECHECK_SECONDS = 0.25
 
 
-def dispatch(request_id: int) -> bool:
+def dispatch(request_id: int, *, again: bool = False) -> bool:
     """Publish the task for a request now; False if the broker did not take it (the sweeper will).
 
     Never with a countdown: retries and lease re-checks are scheduled in the database and handed
     over by the sweeper when due, so the broker holds no long-lived message for a worker to lose
-    (see ``integrations.broker`` for what a Redis restart did to workers holding them).
+    (see ``integrations.broker`` for what a Redis restart did to workers holding them). ``again``
+    (a retry, a takeover, a re-send) goes to the retry queue, so it does not wait behind every
+    first attempt queued since.
     """
     from integrations.tasks import execute_request
 
     try:
-        execute_request.apply_async((request_id,))
+        if again:
+            execute_request.apply_async((request_id,), queue=settings.PORTAL_RETRY_QUEUE)
+        else:
+            execute_request.apply_async((request_id,))
     except Exception as exc:  # any broker or transport failure; the row stays the source of truth
         # An expected condition (the broker is down), said in one line, not a traceback per submit.
         logger.warning("Could not enqueue request %s (%s); the sweeper will hand it over", request_id, _brief(exc))
@@ -198,15 +204,16 @@ def stuck_requests(now: dt.datetime) -> Q:
 
 
 def queue_depth() -> int | None:
-    """How many messages wait in the work queue; None if the broker cannot say (or is down)."""
+    """How many messages wait in the work and retry queues; None if the broker cannot say (or is down)."""
     from portal.celery import app
 
     try:
         with app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1)
-            queue = app.amqp.queues[settings.PORTAL_WORK_QUEUE]
-            declared = queue(connection.default_channel).queue_declare()
-            return int(declared.message_count)
+            depth = 0
+            for name in (settings.PORTAL_WORK_QUEUE, settings.PORTAL_RETRY_QUEUE):
+                depth += int(app.amqp.queues[name](connection.default_channel).queue_declare().message_count)
+            return depth
     except Exception as exc:  # the broker is down or cannot count: re-send as if nothing were queued
         logger.warning("Could not read the depth of the work queue (%s)", _brief(exc))
         return None
@@ -215,8 +222,8 @@ def queue_depth() -> int | None:
 def _lost(now: dt.datetime) -> list[int]:
     """Sent requests the broker cannot be holding any more (lost in a broker restart, say).
 
-    The work queue is first in, first out and holds ``depth`` messages: if more requests than
-    that are sent and waiting, the oldest of them are the ones missing. Re-sending only those
+    The work and retry queues are first in, first out and hold ``depth`` messages between them: if
+    more requests than that are sent and waiting, the oldest of them are the ones missing. Re-sending only those
     keeps a long but healthy queue from being flooded with duplicates; a request waiting longer
     than PORTAL_RESEND_AFTER_SECONDS is re-sent anyway, a bound on what stale messages in the queue
     (duplicates of finished requests) can make the count miss.
@@ -242,6 +249,10 @@ def sweep(now: dt.datetime | None = None) -> list[int]:
     """
     now = now or timezone.now()
     lost = _lost(now)
+    if lost:
+        # A message a worker has just taken is in neither the queue nor a claimed row for a few
+        # milliseconds: look again a moment later, so that it is not mistaken for a lost one.
+        time.sleep(LOST_RECHECK_SECONDS)
     with transaction.atomic():
         # SKIP LOCKED: two sweepers (or a sweeper and a worker) never wait on, or take, one row.
         rows = list(
@@ -255,7 +266,7 @@ def sweep(now: dt.datetime | None = None) -> list[int]:
         AwsRequest.objects.filter(pk__in=ids).update(enqueued_at=now)
         AwsRequest.objects.filter(pk__in=handoffs).update(handoffs=F("handoffs") + 1)
     for request_id in ids:
-        dispatch(request_id)
+        dispatch(request_id, again=True)
     if handoffs:
         logger.info(
             "Handed over %d request(s) again (never enqueued, lost, or a dead worker's): %s", len(handoffs), handoffs

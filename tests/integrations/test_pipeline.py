@@ -28,11 +28,11 @@ def aws(settings, sandbox):
 
 @pytest.fixture
 def published(monkeypatch):
-    """What the pipeline hands to the broker: the boundary, recorded instead of sent."""
-    sent: list[tuple[int, float | None]] = []
-    monkeypatch.setattr(
-        execute_request, "apply_async", lambda args, countdown=None, **kw: sent.append((args[0], countdown))
-    )
+    """What the pipeline hands to the broker: the boundary, recorded instead of sent.
+
+    Each as (request id, queue): None is the work queue (first attempts), the default route."""
+    sent: list[tuple[int, str | None]] = []
+    monkeypatch.setattr(execute_request, "apply_async", lambda args, queue=None, **kw: sent.append((args[0], queue)))
     return sent
 
 
@@ -158,7 +158,7 @@ def depth(monkeypatch):
 
 @pytest.mark.django_db
 class TestSweeper:
-    def test_it_hands_over_a_request_the_broker_never_took_and_counts_the_hand_off(self, published, depth):
+    def test_it_hands_over_a_request_the_broker_never_took_and_counts_the_hand_off(self, published, depth, settings):
         request = make_request()
         type(request).objects.filter(pk=request.pk).update(created_at=ago(10))
 
@@ -167,18 +167,20 @@ class TestSweeper:
         request.refresh_from_db()
         assert request.enqueued_at is not None
         assert request.handoffs == 1
-        assert published == [(request.pk, None)]
+        assert published == [(request.pk, settings.PORTAL_RETRY_QUEUE)]
 
     def test_it_leaves_a_fresh_request_to_its_own_hand_off(self, published, depth):
         make_request()
 
         assert pipeline.sweep() == []
 
-    def test_it_sends_a_retry_when_its_time_comes_and_not_before(self, published, depth):
+    def test_it_sends_a_retry_when_its_time_comes_and_not_before(self, published, depth, settings):
         due = make_request(status=RequestStatus.RETRYING, next_attempt_at=ago(0.1), enqueued_at=ago(5))
         make_request(status=RequestStatus.RETRYING, next_attempt_at=timezone.now() + dt.timedelta(seconds=30))
 
         assert pipeline.sweep() == [due.pk]
+        # On the retry queue: it does not wait behind every first attempt queued since it failed.
+        assert published == [(due.pk, settings.PORTAL_RETRY_QUEUE)]
 
         due.refresh_from_db()
         assert due.handoffs == 0  # ordinary scheduling, not a hand-off
@@ -248,7 +250,7 @@ class TestSweeper:
         depth["messages"] = 1
         pipeline.sweep()
 
-        assert published == [(request.pk, None)]
+        assert [request_id for request_id, _ in published] == [request.pk]
 
     def test_beat_runs_the_sweeper_at_the_configured_interval_on_its_own_queue(self, settings):
         from portal.celery import app
