@@ -4,7 +4,8 @@ Fail closed: unless PORTAL_ENVIRONMENT=development is set explicitly, these are 
 settings, which refuse DEBUG, require DJANGO_SECRET_KEY, leave the sandbox app out and never point
 AWS calls at the sandbox or sign them with dummy credentials (a production deployment names its
 endpoint, or none, explicitly). A forgotten variable therefore stops the process instead of
-serving with a published key. `make`, `.ci/run`, the Procfile and the test run set development.
+serving with a published key. `make`, `.ci/run`, deploy/supervisord-dev.conf and the test run set
+development.
 
 In development the defaults serve a machine with no servers at all (SQLite, the local AWS sandbox).
 """
@@ -15,8 +16,10 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import env_bool, env_float, env_int, env_str
@@ -51,6 +54,34 @@ ALLOWED_HOSTS = [
     if h
 ]
 
+# --- Behind a TLS-terminating proxy: HTTPS, cookies, HSTS, CSRF origins ---------------------------
+# The portal speaks plain HTTP to the proxy in front of it. Production defaults are the safe ones
+# (secure cookies, HTTP redirected to HTTPS); what depends on the deployment is said explicitly.
+# The proxy's X-Forwarded-Proto is believed only on request: a portal reachable without the proxy
+# would otherwise take any client's word that the connection was encrypted.
+if env_bool("PORTAL_TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Origins (scheme://host[:port]) a form may be posted from besides the portal's own, e.g. the
+# public name when the proxy rewrites Host.
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in (env_str("DJANGO_CSRF_TRUSTED_ORIGINS") or "").split(",") if o.strip()]
+for _origin in CSRF_TRUSTED_ORIGINS:
+    if not re.fullmatch(r"https?://[^/\s]+", _origin):
+        raise ImproperlyConfigured(
+            f"DJANGO_CSRF_TRUSTED_ORIGINS takes scheme://host[:port] origins, comma-separated, not {_origin!r}"
+        )
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", PRODUCTION)
+# The load balancer's probes come over plain HTTP and must get their answer, not a redirect.
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)/?$"]
+# HSTS is off until a deployment sets how long browsers must remember it: a long value is hard to
+# take back, so it is never guessed.
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+if SECURE_HSTS_SECONDS < 0:
+    raise ImproperlyConfigured("DJANGO_SECURE_HSTS_SECONDS must be 0 (off) or more")
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", PRODUCTION)
+CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", PRODUCTION)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -59,6 +90,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    # The Content-Security-Policy (below); installed for its system checks of the settings.
+    "csp",
     "rest_framework",
     # API tokens stored as digests, shown once, expiring (replaces rest_framework.authtoken).
     "knox",
@@ -75,6 +108,9 @@ if not PRODUCTION:
     INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
+    # Outermost: once a request is recorded, its answer stands even if a later step fails
+    # (the session's save with the database gone, say) — integrations/committed.py.
+    "integrations.committed.CommittedResponseMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (whitenoise), before anything that needs a session or a signed-in user.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -141,6 +177,10 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database host that drops packets must not hang a request, a worker's heartbeat or a sweep
+    # for the operating system's TCP timeout (minutes): give up connecting after a few seconds.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # The web server, the worker and beat share one file: wait for locks instead of failing, and
@@ -170,9 +210,24 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
 # no more than that margin. Django's default (1,000) answered a bare 400 below the models' maxima.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 4_600
 
+# Static files are served by the web process itself (whitenoise, in MIDDLEWARE): in production from
+# STATIC_ROOT, filled by `collectstatic` (make serve), under content-hashed names that may be cached
+# for ever, and pre-compressed; in development straight from the source folders.
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("PORTAL_STATIC_ROOT") or BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+# Development (and the tests, whose DEBUG is off) serve the source folders as they change, with no
+# collectstatic and no STATIC_ROOT; production reads STATIC_ROOT once, at start.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION
 
 # --- Single sign-on (optional) --------------------------------------------------------------------
 # OpenID Connect through mozilla-django-oidc, on when a client id is configured; username and
@@ -198,6 +253,27 @@ if OIDC_ENABLED:
     ]
     if missing:
         raise ImproperlyConfigured(f"OIDC_RP_CLIENT_ID is set, so these are needed too: {', '.join(missing)}")
+
+# --- Content-Security-Policy (django-csp) ---------------------------------------------------------
+# Only the portal's own files run or style a page: no inline script or style (htmx's indicator style
+# is in portal.css, templates/base.html turns its injection off), nothing framed, no plugins. The
+# single sign-on button posts to a view that redirects to the provider, which form-action covers.
+_FORM_ACTIONS = [SELF]
+if OIDC_ENABLED:
+    _authorization = urlsplit(OIDC_OP_AUTHORIZATION_ENDPOINT or "")
+    _FORM_ACTIONS.append(f"{_authorization.scheme}://{_authorization.netloc}")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "form-action": _FORM_ACTIONS,
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
 
 # --- Accounts: password sign-in, passwords, sessions, lockout, mail ------------------------------
 # Single sign-on only: the sign-in form and the admin's refuse passwords (integrations/accounts.py)
@@ -366,9 +442,13 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS.update(
         socket_timeout=2,
         socket_connect_timeout=2,
-        # Unacked messages come back after this; every countdown we schedule is far shorter.
+        # Unacked messages come back after this; a task (one AWS call) is far shorter, and the
+        # pipeline sends no countdown messages (retries are scheduled in the database).
         visibility_timeout=3600,
     )
+    # kombu's Redis transport with the fix that keeps a worker alive through a Redis restart
+    # (integrations/broker.py says what kombu 5.7.0 does wrong).
+    CELERY_BROKER_TRANSPORT = "integrations.broker:RedisTransport"
 elif CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS.update(
         data_folder_in=str(CELERY_BROKER_DIR / "queue"),
@@ -384,15 +464,18 @@ elif CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://")):
     # publish returns only once the broker has taken the message.
     CELERY_BROKER_TRANSPORT_OPTIONS.update(confirm_publish=True)
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
-# Two queues: the AWS calls, and the housekeeping (sweeps) that must never wait behind them.
-# `make serve` runs a worker on each; a worker started without -Q consumes both.
+# Three queues: first attempts; retries, takeovers and re-sent requests (due now, and not to wait
+# behind a long queue of first attempts); and the housekeeping (sweeps), which must never wait
+# behind AWS calls. `make serve` runs workers on the first two and a housekeeper on the third; a
+# worker started without -Q consumes all three.
 # PORTAL_QUEUE_PREFIX lets several portals (or test runs) share one broker without taking each
 # other's messages.
 PORTAL_QUEUE_PREFIX = env_str("PORTAL_QUEUE_PREFIX") or ""
 PORTAL_WORK_QUEUE = f"{PORTAL_QUEUE_PREFIX}requests"
+PORTAL_RETRY_QUEUE = f"{PORTAL_QUEUE_PREFIX}retries"
 PORTAL_HOUSEKEEPING_QUEUE = f"{PORTAL_QUEUE_PREFIX}housekeeping"
 CELERY_TASK_DEFAULT_QUEUE = PORTAL_WORK_QUEUE
-CELERY_TASK_QUEUES = {PORTAL_WORK_QUEUE: {}, PORTAL_HOUSEKEEPING_QUEUE: {}}
+CELERY_TASK_QUEUES: dict[str, dict] = {PORTAL_WORK_QUEUE: {}, PORTAL_RETRY_QUEUE: {}, PORTAL_HOUSEKEEPING_QUEUE: {}}
 CELERY_TASK_ROUTES = {"integrations.tasks.sweep_stuck_requests": {"queue": PORTAL_HOUSEKEEPING_QUEUE}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = True
@@ -424,6 +507,8 @@ PORTAL_HEARTBEAT_SECONDS = env_float("PORTAL_HEARTBEAT_SECONDS", 5.0)
 PORTAL_READY_HEARTBEAT_AGE_SECONDS = env_float("PORTAL_READY_HEARTBEAT_AGE_SECONDS", 30.0)
 if PORTAL_READY_HEARTBEAT_AGE_SECONDS <= PORTAL_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured("PORTAL_READY_HEARTBEAT_AGE_SECONDS must be longer than PORTAL_HEARTBEAT_SECONDS")
+# Beat's scheduler writes beat's heartbeat from its tick (workers write theirs from a bootstep).
+CELERY_BEAT_SCHEDULER = "integrations.heartbeats.HeartbeatScheduler"
 # /metrics (Prometheus) answers only with `Authorization: Bearer <PORTAL_METRICS_TOKEN>`; unset, it is off.
 PORTAL_METRICS_TOKEN = env_str("PORTAL_METRICS_TOKEN") or ""
 # plain (a line of text) or json (one JSON object per line, with the request id, attempt and client
