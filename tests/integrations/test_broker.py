@@ -32,7 +32,8 @@ def redis(tmp_path):
 
 
 def start_worker(redis: processes.PrivateRedis, log_dir, transport: str | None = None) -> processes.Process:
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}  # a plain Celery app
+    # A plain Celery app: no Django, and no CELERY_BROKER_URL, which Celery would prefer to its own broker.
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE" and not k.startswith("CELERY_")}
     env.update(REPRO_BROKER_URL=redis.url, PYTHONUNBUFFERED="1")
     if transport:
         env["REPRO_TRANSPORT"] = transport
@@ -47,11 +48,16 @@ def start_worker(redis: processes.PrivateRedis, log_dir, transport: str | None =
     return worker
 
 
+def send(redis: processes.PrivateRedis, count: int = 1, **options: object) -> None:
+    """Send tasks to this Redis (by an explicit connection: Celery prefers CELERY_BROKER_URL to any app's broker)."""
+    with Connection(redis.url) as connection:
+        for _ in range(count):
+            Celery().send_task(TASK, connection=connection, **options)
+
+
 def hold_countdown_messages(redis: processes.PrivateRedis, worker: processes.Process, count: int = 3) -> None:
     """Send tasks due in a minute: the worker takes them and holds them unacknowledged until then."""
-    sender = Celery(broker=redis.url)
-    for _ in range(count):
-        sender.send_task(TASK, countdown=60)
+    send(redis, count, countdown=60)
     wait_for(lambda: worker.output.count("received") >= count, message="the worker to hold the messages")
 
 
@@ -77,7 +83,7 @@ def test_with_the_portals_transport_the_worker_survives_a_redis_restart_and_runs
 
         redis.restart()
         wait_for(lambda: worker.output.count("Connected to") >= 2, message="the worker to reconnect")
-        Celery(broker=redis.url).send_task(TASK)
+        send(redis)
         wait_for(lambda: "succeeded" in worker.output, message="a task sent after the restart to run")
 
         time.sleep(1)  # a worker that was going to die would have died by now

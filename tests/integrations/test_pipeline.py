@@ -273,3 +273,5 @@ def test_the_celery_settings_keep_tasks_through_a_worker_crash():
     assert app.conf.task_reject_on_worker_lost is True
     assert app.conf.worker_prefetch_multiplier == 1
     assert app.conf.task_soft_time_limit < app.conf.task_time_limit
+    # A call in flight when the broker connection drops is finished and recorded, not cancelled.
+    assert app.conf.worker_cancel_long_running_tasks_on_connection_loss is False
