@@ -10,6 +10,7 @@ control, to approver: four eyes stay four (``integrations.permissions``, "who ad
 """
 
 import json
+from typing import cast
 
 from django import forms
 from django.contrib import admin
@@ -17,8 +18,12 @@ from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 
+from integrations import history
 from integrations.models import ApprovalDecision, ApprovalRule, Attempt, AwsRequest, AwsTarget
 from integrations.permissions import (
     RESERVED_GROUPS,
@@ -29,7 +34,7 @@ from integrations.permissions import (
     may_administer_user,
     shown_parameters,
 )
-from operations import all_operations
+from operations import all_operations, get_operation
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -58,16 +63,66 @@ class AttemptInline(admin.TabularInline):
         return False
 
 
+class OperationListFilter(admin.SimpleListFilter):
+    """The operations of the registry, which the filter reads instead of the table: a list filter
+    on the service and operation columns would run SELECT DISTINCT over every request."""
+
+    title = "operation"
+    parameter_name = "operation_key"
+
+    def lookups(self, request, model_admin) -> list[tuple[str, str]]:
+        return [(op.key, op.title) for op in all_operations()]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            operation = get_operation(self.value())
+        except LookupError:
+            return queryset.none()
+        return queryset.filter(service=operation.service, operation=operation.name)
+
+
+class MoreThan(int):
+    """A count that stopped at its cap: shown as "more than 10,000" wherever the admin prints it."""
+
+    def __str__(self) -> str:
+        return f"more than {int(self):,}"
+
+
+class CappedCountPaginator(Paginator):
+    """Django's paginator, counting only up to ``history.COUNT_CAP`` matches (an exact COUNT(*)
+    of a million requests costs more than the page); the pages beyond are not offered."""
+
+    @cached_property
+    def count(self) -> int:
+        counted = history.capped_count(cast(QuerySet, self.object_list))
+        return MoreThan(counted.n) if counted.capped else counted.n
+
+
 @admin.register(AwsRequest)
 class AwsRequestAdmin(ReadOnlyAdmin):
     list_display = (
         "id", "service", "operation", "status", "created_by_username", "target", "created_at", "resource_id",
     )  # fmt: skip
-    list_filter = ("status", "service", "operation", "target")
-    search_fields = ("client_token", "resource_id", "error_code", "attempts__aws_request_id")
+    list_select_related = ("target",)
+    list_filter = ("status", OperationListFilter, "target")
+    # Exact matches on indexed columns only (see get_search_results): a case-insensitive
+    # "contains" reads every row of both tables.
+    search_fields = ("=client_token",)
+    search_help_text = history.SEARCH_HELP
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # a count per filter choice, over every request
+    paginator = CappedCountPaginator
     inlines = [AttemptInline]
     # The stored parameters are never shown as they are: see get_readonly_fields.
     exclude = ("parameters",)
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(pk__in=history.matching_ids(term)), False
 
     def get_readonly_fields(self, request, obj=None):
         shown = parameters_whole if request.user.has_perm(VIEW_SENSITIVE) else parameters_redacted
@@ -96,6 +151,7 @@ def parameters_whole(aws_request: AwsRequest) -> str:
 @admin.register(Attempt)
 class AttemptAdmin(ReadOnlyAdmin):
     list_display = ("request", "number", "outcome", "http_status", "error_code", "started_at")
+    list_select_related = ("request",)
     list_filter = ("outcome",)
     search_fields = ("aws_request_id", "client_token")
 

@@ -106,7 +106,13 @@ def endpoint_url(target=None) -> str | None:
 
 
 def get_client(service: str, region: str, target=None, username: str = "") -> BaseClient:
-    """A client for one call: per worker thread, cached unless it carries assumed credentials."""
+    """A client for one call, built once per worker thread and kept while its credentials hold.
+
+    Building a client costs milliseconds of CPU (botocore loads and resolves the service model),
+    so it is kept per (service, region, endpoint, identity); an identity whose assumed-role
+    credentials were renewed gets a new client in place of the old one, so the cache never grows
+    past one client per identity however long the process lives.
+    """
     endpoint = endpoint_url(target)
     if target is not None and target.role_arn:
         creds = assumed_credentials(target.role_arn, target.external_id, username, region)
@@ -115,19 +121,22 @@ def get_client(service: str, region: str, target=None, username: str = "") -> Ba
             "aws_secret_access_key": creds["SecretAccessKey"],
             "aws_session_token": creds["SessionToken"],
         }
+        who: tuple[str, ...] = (target.role_arn, target.external_id, role_session_name(username))
     else:
         identity = _base_credentials()
+        who = ()
     cache = getattr(_local, "clients", None)
     if cache is None:
         cache = _local.clients = {}
-    key = (service, region, endpoint, identity.get("aws_access_key_id"), identity.get("aws_session_token"))
-    if key not in cache:
+    key = (service, region, endpoint, who)
+    credentials = (identity.get("aws_access_key_id"), identity.get("aws_session_token"))
+    kept = cache.get(key)
+    if kept is None or kept[0] != credentials:
         # boto3-stubs type a client per literal service name; ours come from the operation registry.
         session: Any = boto3.session.Session()
-        cache[key] = session.client(
-            service, region_name=region, endpoint_url=endpoint, config=client_config(), **identity
-        )
-    return cache[key]
+        client = session.client(service, region_name=region, endpoint_url=endpoint, config=client_config(), **identity)
+        kept = cache[key] = (credentials, client)
+    return kept[1]
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q, QuerySet
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from integrations import pipeline, retry_policy
@@ -38,6 +40,7 @@ from integrations.models import (
     AttemptOutcome,
     AwsRequest,
     AwsTarget,
+    MetricsRollup,
     RequestStatus,
 )
 from integrations.permissions import APPROVE, can_run
@@ -85,14 +88,47 @@ def _move(aws_request_id: int, transition: str, *conditions: Q, **changes: objec
     and only if ``conditions`` hold, in one UPDATE, so of two parties racing exactly one wins
     and the other sees False with nothing changed.
     """
+    rows, target = _compare_and_set(aws_request_id, transition, conditions, changes)
+    return rows.update(status=target, **changes) == 1
+
+
+def _move_returning(
+    aws_request_id: int,
+    transition: str,
+    *conditions: Q,
+    also: str = "",
+    also_params: Sequence[object] = (),
+    **changes: object,
+) -> AwsRequest | None:
+    """``_move``, reading the moved row back in the same statement: ``UPDATE … RETURNING``.
+
+    For the worker's claim, which needs the whole row it has just won: a SELECT after it would be
+    one more round trip for nothing. ``also`` adds columns to the RETURNING list (our own SQL, never
+    input), read as attributes of the instance. None if the row did not move. PostgreSQL and
+    SQLite ≥ 3.35 both take RETURNING on an UPDATE.
+    """
+    rows, target = _compare_and_set(aws_request_id, transition, conditions, changes)
+    query = cast(UpdateQuery, rows.query.chain(UpdateQuery))
+    query.add_update_values({"status": target, **changes})
+    compiler = query.get_compiler(rows.db)
+    compiler.pre_sql_setup()
+    sql, params = compiler.as_sql()
+    columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in AwsRequest._meta.concrete_fields)
+    columns = f"{columns}, {also}" if also else columns
+    moved = list(AwsRequest.objects.raw(f"{sql} RETURNING {columns}", (*params, *also_params)))
+    return moved[0] if moved else None
+
+
+def _compare_and_set(
+    aws_request_id: int, transition: str, conditions: Sequence[Q], changes: dict[str, object]
+) -> tuple[QuerySet[AwsRequest], RequestStatus]:
+    """What a move may take (the one row, in a source status, its conditions holding) and the
+    status it moves it to; ``changes`` gets its ``updated_at``."""
     sources, target = TRANSITIONS[transition]
     if not sources:
         raise ValueError(f"{transition!r} creates a request; see record()")
     changes.setdefault("updated_at", timezone.now())
-    moved = AwsRequest.objects.filter(*conditions, pk=aws_request_id, status__in=sources).update(
-        status=target, **changes
-    )
-    return moved == 1
+    return AwsRequest.objects.filter(*conditions, pk=aws_request_id, status__in=sources), target
 
 
 # --- submitting ------------------------------------------------------------------------------------
@@ -138,7 +174,12 @@ def authorize(user: User, operation: Operation, target: AwsTarget | None = None)
     """
     if not can_run(user, operation):
         raise OperationNotPermitted("You may not run this operation.")
-    if target is not None and not AwsTarget.usable_by(user).filter(pk=target.pk).exists():
+    if target is not None:
+        _refuse_unusable(user, target)
+
+
+def _refuse_unusable(user: User, target: AwsTarget) -> None:
+    if not AwsTarget.usable_by(user).filter(pk=target.pk).exists():
         raise TargetNotPermitted("You may not use this AWS target.")
 
 
@@ -160,16 +201,20 @@ def submit(
     raise InvalidParametersError and are never recorded, since the worker would only fail later.
     ``retry_of`` links an operator's retry (a new request, with a new client token) to the old one.
     """
-    authorize(user, operation, target)
-    if idempotency_key:
-        earlier = _earlier(user, idempotency_key)
-        if earlier is not None:
-            return _replay(earlier, operation, target, params)
+    authorize(user, operation)
     violations = check_parameters(operation, params, strict=True)
-    if violations:
-        raise InvalidParametersError(violations)
     try:
-        aws_request = record(operation, params, user, target, idempotency_key=idempotency_key, retry_of=retry_of)
+        # One transaction for the checks that read the database and the row itself: a submit is
+        # a handful of statements and one commit, not a commit per statement.
+        with transaction.atomic():
+            _refuse_unusable(user, target)
+            if idempotency_key:
+                earlier = _earlier(user, idempotency_key)
+                if earlier is not None:
+                    return _replay(earlier, operation, target, params)
+            if violations:
+                raise InvalidParametersError(violations)
+            aws_request = record(operation, params, user, target, idempotency_key=idempotency_key, retry_of=retry_of)
     except IntegrityError:
         # The same key, posted twice at once: the other POST recorded it first.
         earlier = _earlier(user, idempotency_key) if idempotency_key else None
@@ -209,7 +254,7 @@ def record(
     """
     needs_approval = ApprovalRule.applies(operation.key, target)
     _, status = TRANSITIONS["submit_for_approval" if needs_approval else "submit"]
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # ``submit``'s transaction, when it calls
         aws_request = AwsRequest.objects.create(
             service=operation.service,
             operation=operation.name,
@@ -350,6 +395,8 @@ def reopen(aws_request: AwsRequest, user: User, note: str = "") -> None:
         )
         if not moved:
             raise ReopenError("This request is not failed: it was reopened or retried already, or never failed.")
+        # The one move out of a final status: the metrics count requests afresh (integrations/metrics.py).
+        MetricsRollup.objects.filter(pk=1).update(finished_through=None, request_totals={})
         transaction.on_commit(lambda: pipeline.dispatch(aws_request.pk), robust=True)
 
 
@@ -365,43 +412,101 @@ def attempts_left(aws_request: AwsRequest, attempt_number: int) -> bool:
 # --- the worker's moves ----------------------------------------------------------------------------
 
 
+class Claimed(NamedTuple):
+    """A request this worker now holds, its claim, and the attempt recorded for its call: None
+    when no attempt was left, and the request failed instead."""
+
+    aws_request: AwsRequest
+    claim_id: uuid.UUID
+    attempt: Attempt | None
+
+
 def claim(aws_request_id: int, now: dt.datetime) -> uuid.UUID | None:
     """Take a request for this worker for one lease; the claim id, or None if it is not ours to run.
 
     A queued request, or a retrying one whose time has come; or a running one whose lease has
-    expired, whose worker is presumed dead (its open attempt is closed by ``start_attempt``).
+    expired, whose worker is presumed dead (its open attempt is closed by ``claim_attempt``).
     A live lease is never taken, so one request runs in one place at a time.
     """
+    claimed = _claim(aws_request_id, now)
+    return None if claimed is None else claimed[1]
+
+
+def claim_attempt(aws_request_id: int, now: dt.datetime, *, worker: str = "") -> Claimed | None:
+    """Claim a request and record its next attempt, in one transaction; None if it is not ours.
+
+    One transaction, committed before the call leaves the process: a worker holds the request and
+    its attempt row exists, or neither happened. The claim's ``UPDATE … RETURNING`` brings back the
+    row and its attempt counts, so the worker's way to its AWS call is three statements and a commit.
+    """
+    with transaction.atomic(savepoint=False):
+        claimed = _claim(aws_request_id, now)
+        if claimed is None:
+            return None
+        aws_request, claim_id, made, in_progress = claimed
+        attempt = _start_attempt(aws_request, claim_id, made, in_progress, now=now, worker=worker)
+        return Claimed(aws_request, claim_id, attempt)
+
+
+def _claim(aws_request_id: int, now: dt.datetime) -> tuple[AwsRequest, uuid.UUID, int, int] | None:
+    """The claim's compare-and-set: the row won, the claim, and the row's attempts (all, and open)."""
     claim_id = uuid.uuid4()
     lease = dt.timedelta(seconds=settings.PORTAL_LEASE_SECONDS)
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     claimable = (Q(status__in=(S.QUEUED, S.RETRYING)) & due) | Q(status=S.RUNNING, lease_expires_at__lt=now)
-    moved = _move(aws_request_id, "claim", claimable, claim_id=claim_id, lease_expires_at=now + lease, updated_at=now)
-    return claim_id if moved else None
+    aws_request = _move_returning(
+        aws_request_id,
+        "claim",
+        claimable,
+        also=_attempt_counts(),
+        also_params=(AttemptOutcome.IN_PROGRESS,),
+        claim_id=claim_id,
+        lease_expires_at=now + lease,
+        updated_at=now,
+    )
+    if aws_request is None:
+        return None
+    counts = vars(aws_request)
+    return aws_request, claim_id, int(counts.pop("attempts_made")), int(counts.pop("attempts_open"))
 
 
-def start_attempt(
-    aws_request: AwsRequest, claim_id: uuid.UUID, *, now: dt.datetime, worker: str = ""
+def _attempt_counts() -> str:
+    """RETURNING columns: the claimed request's attempts, and those still open (a dead worker's)."""
+    quote = connection.ops.quote_name
+    attempts = quote(Attempt._meta.db_table)
+    of_this_request = (
+        f"{attempts}.{quote(str(Attempt._meta.get_field('request').column))} = "
+        f"{quote(AwsRequest._meta.db_table)}.{quote(str(AwsRequest._meta.pk.column))}"
+    )
+    outcome = quote(str(Attempt._meta.get_field("outcome").column))
+    return (
+        f"(SELECT COUNT(*) FROM {attempts} WHERE {of_this_request}) AS attempts_made, "
+        f"(SELECT COUNT(*) FROM {attempts} WHERE {of_this_request} AND {attempts}.{outcome} = %s) AS attempts_open"
+    )
+
+
+def _start_attempt(
+    aws_request: AwsRequest, claim_id: uuid.UUID, made: int, in_progress: int, *, now: dt.datetime, worker: str
 ) -> Attempt | None:
-    """Record the next attempt, committed before the call leaves; None if no attempt is left.
+    """Record the next attempt; None if no attempt is left (the request is failed instead).
 
     A worker that stopped mid-call left its attempt open: AWS may or may not have acted on it,
     so it is marked interrupted, and the next attempt carries the same client token, which
     returns that resource if it exists. Past the maximum (counted from ``attempt_base``, the
     attempts made before an operator reopened it) the request fails instead.
     """
-    aws_request.attempts.filter(outcome=AttemptOutcome.IN_PROGRESS).update(
-        outcome=AttemptOutcome.INTERRUPTED,
-        finished_at=now,
-        error_message="The worker stopped during this call; the next attempt reuses the client token.",
-    )
-    number = aws_request.attempts.count() + 1
-    if not attempts_left(aws_request, number - 1):
+    if in_progress:
+        aws_request.attempts.filter(outcome=AttemptOutcome.IN_PROGRESS).update(
+            outcome=AttemptOutcome.INTERRUPTED,
+            finished_at=now,
+            error_message="The worker stopped during this call; the next attempt reuses the client token.",
+        )
+    if not attempts_left(aws_request, made):
         fail(aws_request, claim_id, Failure("MaxAttemptsExceeded", "No attempts left.", retryable=False))
         return None
     return Attempt.objects.create(
         request=aws_request,
-        number=number,
+        number=made + 1,
         started_at=now,
         client_token=aws_request.client_token,
         worker=worker,

@@ -91,11 +91,14 @@ def execute(request_id: int, worker: str = "") -> str:
     """
     with log_context.bound(request_id=request_id):
         now = timezone.now()
-        claim_id = lifecycle.claim(request_id, now)
-        if claim_id is None:
+        with transaction.atomic():
+            claimed = lifecycle.claim_attempt(request_id, now, worker=worker)
+            if claimed is not None and claimed.attempt is not None and claimed.aws_request.target_id is not None:
+                # Read in the claim's transaction: what the call needs, without a commit of its own.
+                claimed.aws_request.target  # noqa: B018 - loads and caches the related row
+        if claimed is None:
             return _not_claimed(request_id, now)
-        aws_request = AwsRequest.objects.select_related("target", "created_by").get(pk=request_id)
-        attempt = lifecycle.start_attempt(aws_request, claim_id, now=now, worker=worker)
+        aws_request, claim_id, attempt = claimed
         if attempt is None:
             logger.info("Request failed: no attempts left")
             return "failed"
@@ -112,9 +115,10 @@ def _attempt(aws_request: AwsRequest, attempt: Attempt, claim_id: uuid.UUID) -> 
     logger.info("Calling %s.%s", aws_request.service, aws_request.operation)
     started = time.monotonic()
     try:
-        client = get_client(
-            aws_request.service, aws_request.region, aws_request.target, aws_request.created_by.get_username()
-        )
+        target = aws_request.target
+        # The user's name only names an assumed role's session: no query for it otherwise.
+        username = aws_request.created_by.get_username() if target is not None and target.role_arn else ""
+        client = get_client(aws_request.service, aws_request.region, target, username)
         response = getattr(client, xform_name(aws_request.operation))(**kwargs)
     except SoftTimeLimitExceeded:
         # The call may have reached AWS; only the same token can tell, so try again.

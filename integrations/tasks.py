@@ -7,8 +7,11 @@ sweeper only re-enqueues. That is what makes late acks and redelivery harmless.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import shared_task
+from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections, connections
 
 from integrations import pipeline
 
@@ -21,3 +24,21 @@ def execute_request(self, request_id: int) -> str:
 @shared_task(ignore_result=True)
 def sweep_stuck_requests() -> int:
     return len(pipeline.sweep())
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _check_database_connections(sender: Any = None, **kwargs: object) -> None:
+    """What Django does around each web request, done around each task.
+
+    Workers keep their connection across tasks (CELERY_DB_REUSE_MAX), and Celery's fix-up then
+    checks nothing: a connection the database dropped (a failover, a restart, an idle timeout) would
+    fail every later task of the process. Here it is closed once past CONN_MAX_AGE or after an error,
+    and health-checked before its first use in the next task, so a dead one is replaced. Not for a
+    task run eagerly inside a caller's transaction, whose connection is the caller's to manage.
+    """
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    if any(c.in_atomic_block for c in connections.all(initialized_only=True)):
+        return
+    close_old_connections()

@@ -10,7 +10,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -78,7 +77,11 @@ class TargetForm(forms.Form):
 @require_GET
 def home(request: PortalRequest) -> HttpResponse:
     """What a person wants first: their recent requests, the last day at a glance, what failed."""
-    visible = AwsRequest.objects.select_related("created_by", "target").visible_to(request.user)
+    visible = (
+        AwsRequest.objects.select_related("created_by", "target")
+        .defer("parameters", "response")
+        .visible_to(request.user)
+    )
     since = timezone.now() - dt.timedelta(days=1)
     counts = dict(
         visible.filter(created_at__gte=since).values_list("status").annotate(n=Count("id")).values_list("status", "n")
@@ -249,12 +252,20 @@ def request_again(request: PortalRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def request_list(request: PortalRequest) -> HttpResponse:
+    """The history, newest first, a keyset page at a time ("newer"/"older" links carry a cursor).
+
+    No exact count and no OFFSET, so that the thousandth page costs what the first does.
+    """
     filters, requests = history.history(request.user, request.GET)
-    page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
+    # The columns the table shows; the stored parameters and response stay in the database.
+    page = history.keyset_page(
+        requests.defer("parameters", "response"), history.Cursor.parse(request.GET.get("cursor")), PAGE_SIZE
+    )
     query = request.GET.copy()
-    query.pop("page", None)
+    query.pop("cursor", None)
     context = {
         "page": page,
+        "count": history.capped_count(requests),
         "filters": filters,
         # Only people who may see others' requests may pick them by name.
         "users": history.users_with_requests() if request.user.has_perm(VIEW_ALL) else [],
@@ -284,8 +295,16 @@ def _visible_request_or_404(request: PortalRequest, pk: int) -> AwsRequest:
 
 @require_GET
 def request_detail(request: PortalRequest, pk: int) -> HttpResponse:
-    aws_request = _visible_request_or_404(request, pk)
-    parameters = shown_parameters(aws_request, request.user.has_perm(VIEW_SENSITIVE))
+    """A request's page; its status section alone when htmx polls it (every second while it runs).
+
+    The poll shows the status, the result and the attempts: it neither loads the parameters (up
+    to a MiB) nor redacts them (a digest of every sensitive value), nor reads anything else only
+    the whole page shows. Every viewer of a running request asks this every second.
+    """
+    visible = AwsRequest.objects.select_related("created_by", "target").visible_to(request.user)
+    if request.htmx:
+        visible = visible.defer("parameters")
+    aws_request = get_object_or_404(visible, pk=pk)
     operation = operation_or_404(aws_request.operation_key)
     context = {
         "aws_request": aws_request,
@@ -293,13 +312,17 @@ def request_detail(request: PortalRequest, pk: int) -> HttpResponse:
         "console_url": operation.console_link(aws_request.region, aws_request.resource_id),
         "error_help": explain(aws_request.error_code, operation),
         "attempts": aws_request.attempts.all(),
-        "parameters": json.dumps(parameters, indent=2, ensure_ascii=False),
-        "decision": getattr(aws_request, "decision", None),
-        # An operator's retry with a new client token (manage.py retry_request), if the viewer may see it.
-        "retried_as": aws_request.retries.visible_to(request.user).order_by("pk"),
-        "can_decide": aws_request.status == RequestStatus.AWAITING_APPROVAL
-        and lifecycle.can_decide(request.user, aws_request),
     }
+    if not request.htmx:
+        parameters = shown_parameters(aws_request, request.user.has_perm(VIEW_SENSITIVE))
+        context |= {
+            "parameters": json.dumps(parameters, indent=2, ensure_ascii=False),
+            "decision": getattr(aws_request, "decision", None),
+            # An operator's retry with a new client token (manage.py retry_request), if the viewer may see it.
+            "retried_as": aws_request.retries.visible_to(request.user).order_by("pk"),
+            "can_decide": aws_request.status == RequestStatus.AWAITING_APPROVAL
+            and lifecycle.can_decide(request.user, aws_request),
+        }
     response = _render(request, "integrations/request_detail.html", "integrations/_request_status.html", context)
     if request.htmx and aws_request.is_finished:
         # 286 stops htmx polling; its body (the final state) is still swapped in.

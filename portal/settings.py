@@ -174,7 +174,11 @@ if PRODUCTION:
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        # Persistent connections: opening one costs milliseconds of CPU on both sides, per request
+        # or per task. A connection is checked before its first use in each request or task
+        # (health checks), so one the server dropped is replaced instead of failing the request.
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -481,6 +485,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.25, "interval_max": 0.5}
 CELERY_TASK_ACKS_LATE = True
+# Celery's Django fix-up closes the database connection around every task unless this is set: a
+# pool process keeps its connection for this many tasks (CONN_MAX_AGE and the health check still
+# apply: integrations/tasks.py). Pool processes never share the parent's connection: the fix-up
+# drops it in each child when the pool starts it.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # When the broker connection drops, a task in the middle of its AWS call finishes it and records the
 # outcome (the database, not the broker, is the record); cancelling it would only turn a call that

@@ -78,6 +78,9 @@ def test_production_does_not_install_the_sandbox_app_and_development_does():
         DJANGO_SETTINGS_MODULE="portal.settings",
         PORTAL_ENVIRONMENT="production",
         DJANGO_SECRET_KEY="a-production-secret",
+        # Production names its database and broker (it never falls back to the embedded ones).
+        DATABASE_URL="postgres://portal@db.internal/portal",
+        CELERY_BROKER_URL="amqp://mq.internal//",
     )
     development = _run(code, DJANGO_SETTINGS_MODULE="portal.settings", PORTAL_ENVIRONMENT="development")
 

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from awsmodel.characters import character_name
 from awsmodel.schema import json_schema
 from integrations import committed, history, lifecycle
+from integrations.api.pagination import KeysetPagination
 from integrations.api.serializers import (
     ErrorsSerializer,
     OperationSerializer,
@@ -27,7 +28,7 @@ from integrations.api.serializers import (
     RequestSerializer,
     SubmitSerializer,
 )
-from integrations.models import AwsRequest, AwsTarget
+from integrations.models import Attempt, AwsRequest, AwsTarget
 from integrations.permissions import VIEW_SENSITIVE, operation_or_404, runnable_operations, shown_parameters
 from operations import Operation, operation_key
 
@@ -40,9 +41,9 @@ HISTORY_PARAMETERS = [
     OpenApiParameter("status", str),
     OpenApiParameter("user", str, description="A username"),
     OpenApiParameter("target", str, description="A target's name"),
-    OpenApiParameter("created_from", OpenApiTypes.DATE),
-    OpenApiParameter("created_to", OpenApiTypes.DATE),
-    OpenApiParameter("q", str, description="An ARN, an AWS request id or a client token"),
+    OpenApiParameter("created_from", OpenApiTypes.DATE, description="From this day's start (the portal's time zone)"),
+    OpenApiParameter("created_to", OpenApiTypes.DATE, description="Up to this day's end (the portal's time zone)"),
+    OpenApiParameter("q", str, description=history.SEARCH_HELP),
 ]
 
 
@@ -155,6 +156,10 @@ class SubmitView(APIView):
                 errors.setdefault(v.dotted_path or "parameters", []).append(v.message)
             return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
         aws_request = submission.aws_request
+        if not submission.replayed:
+            # Just recorded: no attempt and no decision yet, so the answer asks the database nothing.
+            vars(aws_request)["_prefetched_objects_cache"] = {"attempts": Attempt.objects.none()}
+            aws_request._state.fields_cache["decision"] = None
         try:
             recorded = self._serialize(request, aws_request)
         except DatabaseError as exc:
@@ -189,6 +194,7 @@ class SubmitView(APIView):
 
 class RequestListView(generics.ListAPIView):
     serializer_class = RequestSerializer
+    pagination_class = KeysetPagination
 
     def get_queryset(self):
         _, requests = history.history(self.request.user, self.request.query_params.dict())
@@ -197,7 +203,12 @@ class RequestListView(generics.ListAPIView):
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "parameters_for": _parameters_for(self.request.user)}
 
-    @extend_schema(parameters=HISTORY_PARAMETERS, summary="The history you may see, newest first")
+    @extend_schema(
+        parameters=HISTORY_PARAMETERS,
+        summary="The history you may see, newest first",
+        description="A page of 50 at a time: follow `next` for older requests and `previous` for newer ones. "
+        "There is no total count (at a million requests, counting costs more than the page).",
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

@@ -341,12 +341,12 @@ def test_a_reopened_requests_attempts_count_from_where_it_was_reopened(settings)
     settings.PORTAL_RETRY_MAX_ATTEMPTS = 2
     aws_request = failed_after(3)
     lifecycle.reopen(aws_request, aws_request.created_by)
-    aws_request.refresh_from_db()
-    claim_id = lifecycle.claim(aws_request.pk, timezone.now())
 
-    attempt = lifecycle.start_attempt(aws_request, claim_id, now=timezone.now())
+    claimed = lifecycle.claim_attempt(aws_request.pk, timezone.now())
 
     # Three made before the reopen, two allowed after it: the 4th and the 5th, never a 6th.
+    assert claimed is not None
+    aws_request, _, attempt = claimed
     assert attempt is not None
     assert (attempt.number, attempt.client_token) == (4, aws_request.client_token)
     assert lifecycle.attempts_left(aws_request, 4) is True
@@ -361,9 +361,10 @@ def test_past_the_budget_counted_from_the_reopen_the_request_fails(settings):
         reopened.attempts.create(
             number=number, started_at=ago(60), outcome=AttemptOutcome.FAILED, client_token=reopened.client_token
         )
-    claim_id = lifecycle.claim(reopened.pk, timezone.now())
+    claimed = lifecycle.claim_attempt(reopened.pk, timezone.now())
 
-    assert lifecycle.start_attempt(reopened, claim_id, now=timezone.now()) is None
+    assert claimed is not None
+    assert claimed.attempt is None
 
     assert (status_of(reopened), row(reopened)["error_code"]) == (RequestStatus.FAILED, "MaxAttemptsExceeded")
     assert reopened.attempts.count() == 5

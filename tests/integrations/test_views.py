@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django_htmx.http import HTMX_STOP_POLLING
 
+from integrations import history
 from integrations.models import Attempt, AttemptOutcome, AwsRequest, RequestStatus
 from tests.factories import (
     PASSWORD,
@@ -431,17 +432,43 @@ def test_the_history_finds_a_request_by_its_arn_its_client_token_or_an_aws_reque
         assert request_ids(signed_in.get("/requests/", {"q": q})) == [found.pk], q
 
 
+def older_link(response) -> str:
+    """The href of a history page's "Older" link (its cursor), unescaped."""
+    [href] = re.findall(r'<a href="([^"]*)" rel="next">Older', response.content.decode())
+    return unescape(href)
+
+
+def newer_link(response) -> str:
+    [href] = re.findall(r'<a href="([^"]*)" rel="prev">', response.content.decode())
+    return unescape(href)
+
+
 def test_the_history_shows_25_requests_a_page(signed_in, operator):
     made = [make_request(user=operator) for _ in range(30)]
     newest_first = sorted((r.pk for r in made), reverse=True)
 
     first = signed_in.get("/requests/")
-    second = signed_in.get("/requests/?page=2")
+    second = signed_in.get("/requests/" + older_link(first))
 
     assert request_ids(first) == newest_first[:25]
     assert request_ids(second) == newest_first[25:]
-    assert "Page 2 of 2" in second.content.decode()
-    assert 'href="?page=2"' in first.content.decode()
+    assert "30 requests" in first.content.decode()
+    assert 'rel="next"' not in second.content.decode()
+    assert request_ids(signed_in.get("/requests/" + newer_link(second))) == newest_first[:25]
+
+
+def test_requests_made_in_the_same_instant_are_each_listed_once_across_pages(signed_in, operator):
+    made = [make_request(user=operator) for _ in range(60)]
+    AwsRequest.objects.update(created_at=timezone.now())  # ties on created_at: the id decides
+
+    seen, response = [], signed_in.get("/requests/")
+    while True:
+        seen += request_ids(response)
+        if 'rel="next"' not in response.content.decode():
+            break
+        response = signed_in.get("/requests/" + older_link(response))
+
+    assert seen == sorted((r.pk for r in made), reverse=True)
 
 
 def test_the_pages_keep_the_filters(signed_in, operator):
@@ -450,12 +477,33 @@ def test_the_pages_keep_the_filters(signed_in, operator):
     make_request(user=operator)
 
     first = signed_in.get("/requests/?status=failed")
-    second = signed_in.get("/requests/?status=failed&page=2")
+    second = signed_in.get("/requests/" + older_link(first))
 
-    assert 'href="?status=failed&page=2"' in first.content.decode()
+    assert older_link(first).startswith("?status=failed&cursor=o")
     assert len(request_ids(first)) == 25
     assert len(request_ids(second)) == 1
-    assert 'href="?status=failed&page=1"' in second.content.decode()
+    assert newer_link(second).startswith("?status=failed&cursor=n")
+    assert request_ids(signed_in.get("/requests/" + newer_link(second))) == request_ids(first)
+
+
+@pytest.mark.parametrize("cursor", ["nonsense", "o12_", "x1_2", "o99999999999999999_1", "o" + "9" * 5000 + "_1"])
+def test_a_cursor_the_history_did_not_make_shows_the_newest_page(signed_in, operator, cursor):
+    made = make_request(user=operator)
+
+    response = signed_in.get("/requests/", {"cursor": cursor})
+
+    assert response.status_code == 200
+    assert request_ids(response) == [made.pk]
+
+
+def test_beyond_its_cap_the_history_says_more_than_instead_of_counting_on(signed_in, operator, monkeypatch):
+    monkeypatch.setattr(history, "COUNT_CAP", 3)
+    for _ in range(3):
+        make_request(user=operator)
+
+    assert '<p class="result-count">3 requests</p>' in signed_in.get("/requests/").content.decode()
+    make_request(user=operator)
+    assert "More than 3 requests (counted up to 3)" in signed_in.get("/requests/").content.decode()
 
 
 def test_with_htmx_the_history_answers_only_its_table(signed_in, operator):
