@@ -23,7 +23,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,12 +45,9 @@ if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         f"drop and create the database {SCRATCH})."
     )
 
-import psycopg  # noqa: E402
+from scratch import use_scratch_database  # noqa: E402 - benchmarks/, beside this script
 
-with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as admin:
-    admin.execute(f"DROP DATABASE IF EXISTS {SCRATCH} WITH (FORCE)")
-    admin.execute(f"CREATE DATABASE {SCRATCH}")
-os.environ["DATABASE_URL"] = urlparse(os.environ["DATABASE_URL"])._replace(path=f"/{SCRATCH}").geturl()
+use_scratch_database(SCRATCH)
 
 import django  # noqa: E402
 

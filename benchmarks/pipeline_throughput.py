@@ -34,24 +34,15 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 os.environ.setdefault("PORTAL_ENVIRONMENT", "development")
-SCRATCH = "portal_bench_pipeline"
-POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
-if POSTGRES:
-    import psycopg
+from scratch import use_scratch_database  # noqa: E402 - benchmarks/, beside this script
 
-    base = urlparse(os.environ["DATABASE_URL"])
-    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {SCRATCH} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {SCRATCH}")
-    os.environ["DATABASE_URL"] = base._replace(path=f"/{SCRATCH}").geturl()
-else:
-    os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
+SCRATCH = "portal_bench_pipeline"
+POSTGRES = use_scratch_database(SCRATCH)
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "2000"))
 SUBMITTERS = int(os.environ.get("BENCH_SUBMITTERS", "8"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
@@ -66,6 +57,7 @@ import django  # noqa: E402
 django.setup()
 
 import boto3  # noqa: E402
+import psycopg  # noqa: E402
 import requests as http  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from django.core.management import call_command  # noqa: E402

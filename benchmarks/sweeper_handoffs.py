@@ -28,23 +28,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 os.environ.setdefault("PORTAL_ENVIRONMENT", "development")
-SCRATCH = "portal_bench_sweeper"
-if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-    import psycopg
+from scratch import use_scratch_database  # noqa: E402 - benchmarks/, beside this script
 
-    base = urlparse(os.environ["DATABASE_URL"])
-    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {SCRATCH} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {SCRATCH}")
-    os.environ["DATABASE_URL"] = base._replace(path=f"/{SCRATCH}").geturl()
-else:
-    os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
+SCRATCH = "portal_bench_sweeper"
+use_scratch_database(SCRATCH)
 QUEUE_LENGTH = int(os.environ.get("BENCH_REQUESTS", "500"))
 LEASE_SECONDS = 8.0
 

@@ -317,6 +317,14 @@ def decide(aws_request: AwsRequest, user: User, *, approve: bool, reason: str = 
     return decision
 
 
+def _signed(done: str, user: User, now: dt.datetime, note: str) -> str:
+    """Who did what to a request and when, with their note: kept in its error fields for the audit."""
+    message = f"{done} by {user.get_username()} at {now.isoformat(timespec='seconds')}."
+    if note.strip():
+        message = f"{message} {note.strip()}"
+    return message[:ERROR_MESSAGE_LIMIT]
+
+
 # --- cancelling ------------------------------------------------------------------------------------
 
 
@@ -341,14 +349,11 @@ def cancel(aws_request: AwsRequest, user: User, reason: str = "") -> None:
     if not can_cancel(user, aws_request):
         raise PermissionDenied("You may not cancel this request.")
     now = timezone.now()
-    message = f"Cancelled by {user.get_username()} at {now.isoformat(timespec='seconds')}."
-    if reason.strip():
-        message = f"{message} {reason.strip()}"
     moved = _move(
         aws_request.pk,
         "cancel",
         error_code="Cancelled",
-        error_message=message[:ERROR_MESSAGE_LIMIT],
+        error_message=_signed("Cancelled", user, now, reason),
         finished_at=now,
         next_attempt_at=None,
         lease_expires_at=None,
@@ -375,16 +380,13 @@ def reopen(aws_request: AwsRequest, user: User, note: str = "") -> None:
     cancel keeps its author; the task is published once the move is committed.
     """
     now = timezone.now()
-    message = f"Reopened by {user.get_username()} at {now.isoformat(timespec='seconds')}."
-    if note.strip():
-        message = f"{message} {note.strip()}"
     with transaction.atomic():
         moved = _move(
             aws_request.pk,
             "reopen",
             attempt_base=aws_request.attempts.count(),
             error_code="Reopened",
-            error_message=message[:ERROR_MESSAGE_LIMIT],
+            error_message=_signed("Reopened", user, now, note),
             finished_at=None,
             next_attempt_at=None,
             lease_expires_at=None,
