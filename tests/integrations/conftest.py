@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from moto.server import ThreadedMotoServer
 
+from integrations import aws_clients
 from portal.celery import app as celery_app
 from tests import processes
 from tests.factories import PASSWORD, make_operator
@@ -63,6 +64,25 @@ def sts_server():
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+@pytest.fixture
+def aws(settings, sandbox, sts_server, monkeypatch):
+    """Calls to the sandbox, role assumptions to moto; no credentials cached from another test."""
+    settings.AWS_ENDPOINT_URL = sandbox.url
+    settings.AWS_STS_ENDPOINT_URL = sts_server
+    monkeypatch.setattr(aws_clients, "_assumed", {})
+    return sandbox
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """The ids of the requests handed to the broker: the boundary, recorded instead of sent."""
+    from integrations.tasks import execute_request
+
+    sent: list[int] = []
+    monkeypatch.setattr(execute_request, "apply_async", lambda args, **options: sent.append(args[0]))
+    return sent
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from django.utils import timezone
 
 from integrations import aws_clients, operator, pipeline
 from integrations.models import ApprovalRule, AttemptOutcome, AwsRequest, RequestStatus
-from integrations.tasks import execute_request
 from portal.celery import app as celery_app
 from tests import processes
 from tests.factories import PASSWORD, default_target, make_operator, make_request, make_target, make_user
@@ -52,14 +51,6 @@ def run(*args: str) -> tuple[int, str, str]:
 @pytest.fixture(autouse=True)
 def fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def published(monkeypatch):
-    """What reaches the broker: the boundary, recorded instead of sent."""
-    sent: list[int] = []
-    monkeypatch.setattr(execute_request, "apply_async", lambda args, countdown=None, **kw: sent.append(args[0]))
-    return sent
 
 
 # --- stuck_requests ---------------------------------------------------------------------------------
@@ -504,14 +495,6 @@ def declared_queues(broker):
         for queue in celery_app.amqp.queues.values():
             queue.bind(connection).declare()
     return broker
-
-
-@pytest.fixture
-def aws(settings, sandbox, sts_server, monkeypatch):
-    settings.AWS_ENDPOINT_URL = sandbox.url
-    settings.AWS_STS_ENDPOINT_URL = sts_server
-    monkeypatch.setattr(aws_clients, "_assumed", {})
-    return sandbox
 
 
 def unused_port() -> int:

@@ -49,13 +49,6 @@ def fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture
-def published(monkeypatch):
-    sent: list[int] = []
-    monkeypatch.setattr(execute_request, "apply_async", lambda args, queue=None, **kw: sent.append(args[0]))
-    return sent
-
-
 def statements(captured: CaptureQueriesContext) -> list[str]:
     return [query["sql"] for query in captured.captured_queries]
 

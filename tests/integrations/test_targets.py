@@ -33,15 +33,6 @@ def fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture
-def aws(settings, sandbox, sts_server, monkeypatch):
-    """Calls to the sandbox, role assumptions to moto; no credentials cached from another test."""
-    settings.AWS_ENDPOINT_URL = sandbox.url
-    settings.AWS_STS_ENDPOINT_URL = sts_server
-    monkeypatch.setattr(aws_clients, "_assumed", {})
-    return sandbox
-
-
 def base_access_key_id() -> str:
     """The portal's own identity: boto3's chain, or the sandbox's dummy key when it has none."""
     base = aws_clients._base_credentials()
