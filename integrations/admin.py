@@ -150,15 +150,23 @@ def parameters_whole(aws_request: AwsRequest) -> str:
 
 @admin.register(Attempt)
 class AttemptAdmin(ReadOnlyAdmin):
+    # Three attempts a request: the same care as the requests' change list (no full count, exact
+    # search on indexed columns: the AWS request id's own index, the client token's on the request).
     list_display = ("request", "number", "outcome", "http_status", "error_code", "started_at")
     list_select_related = ("request",)
     list_filter = ("outcome",)
-    search_fields = ("aws_request_id", "client_token")
+    search_fields = ("=aws_request_id", "=request__client_token")
+    search_help_text = "An exact AWS request id or client token."
+    show_full_result_count = False
+    paginator = CappedCountPaginator
 
 
 @admin.register(ApprovalDecision)
 class ApprovalDecisionAdmin(ReadOnlyAdmin):
     list_display = ("request", "approved", "decided_by", "decided_at", "reason")
+    list_select_related = ("request", "decided_by")
+    show_full_result_count = False
+    paginator = CappedCountPaginator
 
 
 @admin.register(AwsTarget)

@@ -330,17 +330,22 @@ def request_detail(request: PortalRequest, pk: int) -> HttpResponse:
     return response
 
 
+APPROVAL_QUEUE_PAGE = 100
+
+
 @require_GET
 def approval_queue(request: PortalRequest) -> HttpResponse:
     if not request.user.has_perm(APPROVE):
         raise PermissionDenied("You may not approve requests.")
-    waiting = (
-        AwsRequest.objects.filter(status=RequestStatus.AWAITING_APPROVAL)
-        .exclude(created_by=request.user)
-        .select_related("created_by", "target")
-        .order_by("created_at")
-    )
-    return render(request, "integrations/approval_queue.html", {"waiting": waiting})
+    waiting = AwsRequest.objects.filter(status=RequestStatus.AWAITING_APPROVAL).exclude(created_by=request.user)
+    # The oldest first, a page of them: a queue of thousands (a long weekend) must not be a page of
+    # thousands of rows, nor an exact count of them (the index on status and created_at serves both).
+    context = {
+        "waiting": waiting.select_related("created_by", "target").order_by("created_at", "id")[:APPROVAL_QUEUE_PAGE],
+        "count": history.capped_count(waiting),
+        "page_size": APPROVAL_QUEUE_PAGE,
+    }
+    return render(request, "integrations/approval_queue.html", context)
 
 
 @require_POST

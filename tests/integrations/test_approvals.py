@@ -16,7 +16,15 @@ from integrations import approvals, lifecycle, pipeline
 from integrations.models import ApprovalDecision, ApprovalRule, AwsRequest, RequestStatus
 from integrations.permissions import APPROVERS, OPERATORS
 from operations import get_operation
-from tests.factories import default_target, form_post, ingestion_form_data, ingestion_params, make_target, make_user
+from tests.factories import (
+    default_target,
+    form_post,
+    ingestion_form_data,
+    ingestion_params,
+    make_request,
+    make_target,
+    make_user,
+)
 from tests.integrations.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -297,6 +305,21 @@ def test_the_approvals_queue_is_only_for_approvers(client, db):
     client.force_login(make_user("plain-operator", groups=(OPERATORS,)))
 
     assert client.get("/approvals/").status_code == 403
+
+
+def test_a_long_queue_shows_a_page_of_the_oldest_and_says_how_many_wait(
+    approver_client, requester, monkeypatch, django_assert_max_num_queries
+):
+    from integrations import views
+
+    monkeypatch.setattr(views, "APPROVAL_QUEUE_PAGE", 3)
+    waiting = [make_request(user=requester, status=RequestStatus.AWAITING_APPROVAL) for _ in range(5)]
+
+    with django_assert_max_num_queries(12):
+        response = approver_client.get("/approvals/")
+
+    assert waiting_ids(response) == [r.pk for r in waiting[:3]]  # the oldest first
+    assert "5 waiting: the 3 oldest are shown" in response.content.decode()
 
 
 def test_an_empty_queue_says_so(approver_client):
