@@ -94,16 +94,23 @@ def test_the_command_serves_the_sandbox_until_stopped(sandbox_process, aws_clien
 
     assert health["status"] == "ok"
     assert len(health["operations"]) == 5
+    assert "lambda/ListFunctions" in health["reads"]
     assert response["connectorArn"] == f"arn:aws:appflow:{REGION}:{ACCOUNT}:connector/from-the-command"
     [resource] = _get_json(f"{url}/_sandbox/resources")["resources"]
     assert resource["id"] == response["connectorArn"]
     process.terminate()
     process.wait(timeout=10)
-    assert f"AWS sandbox on {url} (5 operations)" in process.stdout.read()
+    assert f"AWS sandbox on {url} (5 operations, 13 reads)" in process.stdout.read()
 
 
 def test_the_command_is_not_even_installed_in_production():
-    env = _environment(PORTAL_ENVIRONMENT="production", DJANGO_SECRET_KEY="a-production-secret")
+    env = _environment(
+        PORTAL_ENVIRONMENT="production",
+        DJANGO_SECRET_KEY="a-production-secret",
+        # Production names its database and broker; never reached here (the command is refused first).
+        DATABASE_URL="postgres://portal@db.internal/portal",
+        CELERY_BROKER_URL="amqp://mq.internal//",
+    )
 
     result = subprocess.run(
         _manage("--port", str(_free_port())),
