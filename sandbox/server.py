@@ -24,8 +24,9 @@ from botocore.model import OperationModel, ServiceModel
 from awsmodel.constraints import validate
 from awsmodel.shapes import idempotency_token_member, service_model
 from operations import operation_key
-from sandbox.behaviours import BEHAVIOURS, Context
-from sandbox.state import ERROR_FAULTS, SandboxState, Step
+from sandbox.behaviours import BEHAVIOURS, Behaviour, Context
+from sandbox.reads import READS, Read
+from sandbox.state import DEFAULT_REGION, ERROR_FAULTS, SandboxState, Step
 from sandbox.wire import (
     Route,
     WireError,
@@ -40,12 +41,18 @@ from sandbox.wire import (
 logger = logging.getLogger(__name__)
 
 CONTROL_PREFIX = "/_sandbox/"
-DEFAULT_REGION = "us-east-1"
 MAX_LISTED_VIOLATIONS = 10
 
 
+def _served_operations() -> list[tuple[str, str]]:
+    """(service, operation) of every emulated operation: the creates, then the reads."""
+    return [(b.operation.service, b.operation.name) for b in BEHAVIOURS.values()] + [
+        (r.service, r.name) for r in READS.values()
+    ]
+
+
 def _served_services() -> list:
-    return [service_model(name) for name in dict.fromkeys(b.operation.service for b in BEHAVIOURS.values())]
+    return [service_model(name) for name in dict.fromkeys(service for service, _ in _served_operations())]
 
 
 def resolve(method: str, path: str, headers) -> Route:
@@ -67,7 +74,10 @@ def resolve(method: str, path: str, headers) -> Route:
         raise WireError("UnknownOperationException", f"No emulated service has the target {target!r}.")
     rest = [s for s in services if s.protocol == "rest-json"]
     served = [
-        (s, b.operation.model) for s in rest for b in BEHAVIOURS.values() if b.operation.service == s.service_name
+        (s, s.operation_model(name))
+        for s in rest
+        for service, name in _served_operations()
+        if service == s.service_name
     ]
     others = [(s, s.operation_model(n)) for s in rest for n in s.operation_names]
     for service, operation in served + others:
@@ -177,7 +187,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self._error(None, None, exc, request_id)
             return
         key = operation_key(route.service.service_name, route.operation.name)
-        behaviour = BEHAVIOURS.get(key)
+        behaviour: Behaviour | Read | None = BEHAVIOURS.get(key) or READS.get(key)
         if behaviour is None:
             unknown = WireError("UnknownOperationException", f"The sandbox does not implement {key}.")
             self._error(route.service, route.operation, unknown, request_id)
@@ -204,11 +214,17 @@ class SandboxHandler(BaseHTTPRequestHandler):
             if fault is not None and fault.kind in ("drop", "slow") and not fault.after:
                 self._misbehave(fault, log)
                 return
-            violations = validate(behaviour.operation.input_shape, params)
+            input_shape = behaviour.input_shape if isinstance(behaviour, Read) else behaviour.operation.input_shape
+            violations = validate(input_shape, params)
             violations = violations or behaviour.rules(params)
             if violations:
                 raise WireError(behaviour.validation_error, _validation_message(violations), violations=violations)
-            outcome = self.server.state.execute(behaviour, params, token_member, Context(region or DEFAULT_REGION))
+            ctx = Context(region or DEFAULT_REGION)
+            if isinstance(behaviour, Read):
+                output, result = self.server.state.read(behaviour, params, ctx), "read"
+            else:
+                outcome = self.server.state.execute(behaviour, params, token_member, ctx)
+                output, result = outcome.output, "replayed" if outcome.replayed else "created"
         except WireError as exc:
             # Logged before answering, as a success is: a caller that reads the call log as soon
             # as it has its answer must find the call there.
@@ -216,8 +232,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self.server.state.log_call(**log, outcome=exc.code, status=status, message=exc.message)
             self._send(status, {**headers, "x-amzn-RequestId": request_id}, payload)
             return
-        status, headers, payload = serialize_output(route, outcome.output)
-        self.server.state.log_call(**log, outcome="replayed" if outcome.replayed else "created", status=status)
+        status, headers, payload = serialize_output(route, output)
+        self.server.state.log_call(**log, outcome=result, status=status)
         if fault is not None and fault.kind in ("drop", "slow"):
             self._misbehave(fault, log, (status, headers, payload, request_id))
             return
@@ -249,6 +265,20 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     # --- control API ------------------------------------------------------------------------------
 
+    def _drift(self, method: str, params: dict[str, list[str]], body: bytes) -> None:
+        """Delete or change a resource behind the portal's back, as someone in the console would."""
+        resource_id = params.get("id", [None])[0]
+        region = params.get("region", [None])[0]
+        if not resource_id:
+            return self._json(400, {"error": "name the resource: ?id=<its ARN or id>"})
+        try:
+            if method == "DELETE":
+                return self._json(200, {"deleted": self.server.state.delete_resource(resource_id, region)})
+            patch = json.loads(body or b"null")
+            return self._json(200, {"changed": self.server.state.change_resource(resource_id, patch, region)})
+        except KeyError:
+            return self._json(404, {"error": f"no resource {resource_id!r}"})
+
     def _control(self, action: str, query: str, body: bytes) -> None:
         state = self.server.state
         params = parse_qs(query)
@@ -256,13 +286,15 @@ class SandboxHandler(BaseHTTPRequestHandler):
         method = self.command
         try:
             if (method, action) == ("GET", "health"):
-                return self._json(200, {"status": "ok", "operations": sorted(BEHAVIOURS)})
+                return self._json(200, {"status": "ok", "operations": sorted(BEHAVIOURS), "reads": sorted(READS)})
             if (method, action) == ("GET", "calls"):
                 calls = [c for c in list(state.calls) if operation in (None, c["operation"])]
                 return self._json(200, {"calls": calls})
             if (method, action) == ("GET", "resources"):
                 resources = [r for r in list(state.resources) if operation in (None, r["operation"])]
                 return self._json(200, {"resources": resources})
+            if method in ("DELETE", "PATCH") and action == "resources":
+                return self._drift(method, params, body)
             if (method, action) == ("GET", "faults"):
                 return self._json(200, {"faults": [f.describe() for f in list(state.faults)]})
             if (method, action) == ("POST", "faults"):

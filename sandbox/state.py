@@ -7,6 +7,7 @@ concurrent calls carrying one client token create exactly one resource, as AWS p
 from __future__ import annotations
 
 import collections
+import copy
 import datetime as dt
 import hashlib
 import itertools
@@ -16,16 +17,19 @@ import threading
 from dataclasses import asdict, dataclass, field
 
 from awsmodel.redaction import redact_sensitive
-from sandbox.behaviours import BEHAVIOURS, Behaviour, Context
+from sandbox import demo
+from sandbox.behaviours import BEHAVIOURS, SANDBOX_ACCOUNT_ID, Behaviour, Context
+from sandbox.reads import READS, Read, ResourceStore, merge, record_created
 from sandbox.wire import WireError
 
 CALL_LOG_LIMIT = 10_000
+DEFAULT_REGION = "us-east-1"  # where unsigned calls land, and the region seeded at start
 WILDCARD = "*"
 
 ERROR_FAULTS = {
     # fault kind: error codes to answer with, the first one the operation's model declares wins
-    "throttle": ("ThrottlingException",),
-    "internal": ("InternalServerException", "InternalServiceError"),
+    "throttle": ("ThrottlingException", "TooManyRequestsException"),
+    "internal": ("InternalServerException", "InternalServiceError", "ServiceException", "KMSInternalException"),
     "quota": ("ServiceQuotaExceededException", "ResourceQuotaExceededException"),
 }
 FAULT_KINDS = (*ERROR_FAULTS, "latency", "drop", "slow", "ok")
@@ -117,6 +121,18 @@ class SandboxState:
             self._unique: dict[tuple[str, str], str | None] = {}
             self.calls: collections.deque[dict] = collections.deque(maxlen=CALL_LOG_LIMIT)
             self.faults: list[Fault] = []
+            # What the reads see, per region: created resources and the demo ones. The default
+            # region is seeded now, others on their first call (or control action naming them).
+            self._stores: dict[str, ResourceStore] = {}
+            self._store(DEFAULT_REGION)
+
+    def _store(self, region: str) -> ResourceStore:
+        """``region``'s resources, seeded with the demo ones on first use; call with the lock held."""
+        store = self._stores.get(region)
+        if store is None:
+            store = self._stores[region] = ResourceStore()
+            demo.seed(store, region, SANDBOX_ACCOUNT_ID)
+        return store
 
     # --- faults -----------------------------------------------------------------------------------
 
@@ -128,8 +144,9 @@ class SandboxState:
         if unknown:
             raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
         operation = spec.get("operation", WILDCARD)
-        if operation != WILDCARD and operation not in BEHAVIOURS:
-            raise ValueError(f"unknown operation {operation!r}; expected '*' or one of {', '.join(BEHAVIOURS)}")
+        if operation != WILDCARD and operation not in BEHAVIOURS and operation not in READS:
+            known = ", ".join([*BEHAVIOURS, *READS])
+            raise ValueError(f"unknown operation {operation!r}; expected '*' or one of {known}")
         if ("sequence" in spec) == ("fault" in spec):
             raise ValueError("give either 'sequence' (a list of steps) or 'fault' (one step, with a 'probability')")
         probability = float(spec.get("probability", 1.0))
@@ -199,6 +216,7 @@ class SandboxState:
                     f"A resource with {behaviour.unique_member} {unique_value!r} already exists.",
                 )
             output = behaviour.create(params, ctx)
+            record_created(self._store(ctx.region), behaviour.key, params, output, ctx)
             if token is not None:
                 self._tokens[(behaviour.key, token)] = (fingerprint, output)
             if unique_value is not None:
@@ -214,3 +232,36 @@ class SandboxState:
                 }
             )
             return Outcome(output, replayed=False)
+
+    # --- reads and drift --------------------------------------------------------------------------
+
+    def read(self, read: Read, params: dict, ctx: Context) -> dict:
+        """A read's output, from what exists in the caller's region at this moment."""
+        with self._lock:
+            return read.run(self._store(ctx.region), params, ctx)
+
+    def _regions(self, region: str | None) -> list[ResourceStore]:
+        return [self._store(region)] if region else list(self._stores.values())
+
+    def delete_resource(self, resource_id: str, region: str | None = None) -> dict:
+        """Delete a resource behind the portal's back (drift); KeyError if no such resource."""
+        with self._lock:
+            for store in self._regions(region):
+                deleted = store.delete(resource_id)
+                if deleted is not None:
+                    return copy.deepcopy(deleted)
+        raise KeyError(resource_id)
+
+    def change_resource(self, resource_id: str, patch: dict, region: str | None = None) -> dict:
+        """Merge ``patch`` (RFC 7386) into a resource's description; KeyError if no such resource."""
+        if not isinstance(patch, dict):
+            raise ValueError("a change is a JSON object, merged into the resource's description")
+        with self._lock:
+            for store in self._regions(region):
+                found = store.find(resource_id)
+                if found is not None:
+                    kind, description = found
+                    changed = merge(description, patch)
+                    store.put(kind, resource_id, changed)
+                    return copy.deepcopy(changed)
+        raise KeyError(resource_id)

@@ -260,6 +260,10 @@ _DEFAULT_STATUS = {
     "ResourceNotFoundException": 404,
     "AccessDeniedException": 403,
     "UnknownOperationException": 404,
+    # KMS's model gives its errors no status; these are the ones the service sends.
+    "KMSInternalException": 500,
+    "NotFoundException": 400,
+    "InvalidMarkerException": 400,
 }
 
 

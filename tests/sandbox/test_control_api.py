@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.sandbox.support import (
     CREATE_INGESTION,
@@ -22,7 +23,9 @@ def test_health_lists_the_emulated_operations(sandbox):
     status, document = control(sandbox, "GET", "health")
 
     assert status == 200
-    assert document == {"status": "ok", "operations": sorted(op.key for op in OPERATIONS)}
+    assert document["status"] == "ok"
+    assert document["operations"] == sorted(op.key for op in OPERATIONS)
+    assert "appfabric/ListAppBundles" in document["reads"]
 
 
 def test_resources_and_calls_can_be_filtered_by_operation(sandbox, aws_client):
@@ -141,3 +144,73 @@ def test_the_control_api_also_answers_under_a_path_prefix(sandbox):
 
     assert response.status == 200
     assert response.json()["status"] == "ok"
+
+
+# --- drift: resources deleted or changed behind the portal's back ---------------------------------
+
+
+def test_a_deleted_resource_is_gone_from_the_next_read(sandbox, aws_client):
+    client = aws_client("appfabric", region=REGION)
+    created = client.create_ingestion(**valid_params(CREATE_INGESTION))["ingestion"]
+
+    status, document = control(sandbox, "DELETE", "resources", query=f"id={created['arn']}")
+
+    assert (status, document["deleted"]["arn"]) == (200, created["arn"])
+    with pytest.raises(ClientError) as caught:
+        client.get_ingestion(appBundleIdentifier=created["appBundleArn"], ingestionIdentifier=created["arn"])
+    assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert [r["id"] for r in resources(sandbox)] == [created["arn"]]  # the log of creates keeps it
+
+
+def test_a_deleted_demo_resource_leaves_its_list(sandbox, aws_client):
+    client = aws_client("lambda", region=REGION)
+    victim = client.list_functions()["Functions"][0]["FunctionArn"]
+
+    assert control(sandbox, "DELETE", "resources", query=f"id={victim}&region={REGION}")[0] == 200
+
+    listed = [f["FunctionArn"] for page in client.get_paginator("list_functions").paginate() for f in page["Functions"]]
+    assert victim not in listed
+    assert len(listed) == 59
+
+
+def test_a_change_is_merged_into_the_resource_and_shows_in_the_next_read(sandbox, aws_client):
+    client = aws_client("appfabric", region=REGION)
+    created = client.create_ingestion(**valid_params(CREATE_INGESTION))["ingestion"]
+
+    status, document = control(
+        sandbox, "PATCH", "resources", {"state": "disabled", "tenantId": None}, query=f"id={created['arn']}"
+    )
+    read = client.get_ingestion(appBundleIdentifier=created["appBundleArn"], ingestionIdentifier=created["arn"])
+
+    assert status == 200
+    assert (document["changed"]["state"], "tenantId" in document["changed"]) == ("disabled", False)
+    assert read["ingestion"]["state"] == "disabled"
+    assert "tenantId" not in read["ingestion"]  # null removes a member (JSON merge patch)
+    assert read["ingestion"]["app"] == created["app"]
+
+
+def test_a_nested_change_merges_member_by_member(sandbox, aws_client):
+    client = aws_client("partnercentral-selling", region=REGION)
+    [opportunity] = client.list_opportunities(Catalog="AWS", Identifier=["O2345678"])["OpportunitySummaries"]
+
+    control(sandbox, "PATCH", "resources", {"LifeCycle": {"Stage": "Launched"}}, query=f"id={opportunity['Arn']}")
+
+    [changed] = client.list_opportunities(Catalog="AWS", Identifier=["O2345678"])["OpportunitySummaries"]
+    assert changed["LifeCycle"] == {**opportunity["LifeCycle"], "Stage": "Launched"}
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "body", "status", "words"),
+    [
+        pytest.param("DELETE", "", None, 400, "name the resource", id="delete-without-id"),
+        pytest.param("DELETE", "id=arn:aws:lambda:us-east-1:1:function:none", None, 404, "no resource", id="unknown"),
+        pytest.param("PATCH", "id=nothing-here", {"state": "x"}, 404, "no resource", id="change-unknown"),
+        pytest.param("PATCH", f"id=arn:aws:kms:{REGION}:111122223333:alias/orders", [1], 400, "JSON object", id="list"),
+        pytest.param("PATCH", f"id=arn:aws:kms:{REGION}:111122223333:alias/orders", "{", 400, "", id="not-json"),
+    ],
+)
+def test_a_bad_drift_request_gets_a_clear_error(sandbox, method, query, body, status, words):
+    answer, document = control(sandbox, method, "resources", body, query=query)
+
+    assert answer == status
+    assert words in document["error"]

@@ -248,3 +248,54 @@ def test_the_call_log_records_operation_token_outcome_and_time(sandbox, aws_clie
     assert before <= times[0] <= times[1] <= dt.datetime.now(dt.UTC)
     assert all(c["request_id"] for c in logged)
     assert calls(sandbox, REGISTER_CONNECTOR) == []
+
+
+# --- faults on reads: planned by the read's key, answered in its service's words -------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "service", "method", "key", "code", "status"),
+    [
+        pytest.param(
+            "throttle", "appfabric", "list_app_bundles", "appfabric/ListAppBundles", "ThrottlingException", 429
+        ),
+        pytest.param("throttle", "lambda", "list_functions", "lambda/ListFunctions", "TooManyRequestsException", 429),
+        pytest.param("internal", "lambda", "list_functions", "lambda/ListFunctions", "ServiceException", 500),
+        pytest.param("internal", "kms", "list_aliases", "kms/ListAliases", "KMSInternalException", 500),
+        pytest.param("throttle", "kms", "list_aliases", "kms/ListAliases", "ThrottlingException", 429),
+    ],
+)
+def test_an_error_fault_on_a_read_answers_with_the_services_own_error(
+    sandbox, aws_client, kind, service, method, key, code, status
+):
+    plan_fault(sandbox, {"operation": key, "sequence": [kind, "ok"]})
+    client = aws_client(service, region=REGION)
+
+    with pytest.raises(ClientError) as caught:
+        getattr(client, method)()
+    getattr(client, method)()
+
+    error = caught.value.response
+    assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == (code, status)
+    assert [(c["operation"], c["fault"], c["outcome"]) for c in calls(sandbox)] == [
+        (key, kind, code),
+        (key, None, "read"),
+    ]
+
+
+def test_a_fault_for_a_create_leaves_the_reads_of_its_service_alone(sandbox, aws_client):
+    plan_fault(sandbox, {"operation": CREATE_INGESTION.key, "fault": "throttle"})
+
+    bundles = aws_client("appfabric", region=REGION).list_app_bundles()["appBundleSummaryList"]
+
+    assert len(bundles) == 3
+    assert [c["outcome"] for c in calls(sandbox)] == ["read"]
+
+
+def test_a_dropped_read_gets_no_answer(sandbox, aws_client):
+    plan_fault(sandbox, {"operation": "supplychain/ListInstances", "sequence": ["drop"]})
+
+    with pytest.raises(CONNECTION_ERRORS):
+        aws_client("supplychain", region=REGION).list_instances()
+
+    assert [(c["operation"], c["outcome"]) for c in calls(sandbox)] == [("supplychain/ListInstances", "dropped")]

@@ -68,9 +68,9 @@ def test_the_aws_endpoint_url_variable_points_boto3_at_the_sandbox(sandbox, monk
         ),
         pytest.param(
             "partnercentral-selling",
-            "list_engagements",
+            "list_solutions",
             {"Catalog": "AWS"},
-            "partnercentral-selling/ListEngagements",
+            "partnercentral-selling/ListSolutions",
             id="json",
         ),
         pytest.param(

@@ -8,11 +8,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from sandbox.behaviours import BEHAVIOURS
+from sandbox.reads import READS
 from sandbox.server import CONTROL_PREFIX, SandboxServer
 
 
 class Command(BaseCommand):
-    help = "Serve the local AWS sandbox (the five portal operations, with faults on demand)."
+    help = (
+        "Serve the local AWS sandbox (the portal's operations and the reads behind its pickers, with faults on demand)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=settings.AWS_SANDBOX_PORT)
@@ -31,7 +34,9 @@ class Command(BaseCommand):
             server = SandboxServer((host, port))
         except OSError as exc:
             raise CommandError(f"Cannot listen on {host}:{port}: {exc}") from exc
-        self.stdout.write(f"AWS sandbox on {server.url} ({len(BEHAVIOURS)} operations)", ending="\n")
+        self.stdout.write(
+            f"AWS sandbox on {server.url} ({len(BEHAVIOURS)} operations, {len(READS)} reads)", ending="\n"
+        )
         self.stdout.write(f"Control API: {server.url}{CONTROL_PREFIX}", ending="\n")
         self.stdout.flush()
         try:
