@@ -149,7 +149,8 @@ def test_a_request_no_rule_matches_runs_without_approval(client, requester, work
 
     request = submit(client)
 
-    assert request.status == RequestStatus.QUEUED
+    # Handed to the worker at once (which may already hold it), never held for a decision.
+    assert request.status in (RequestStatus.QUEUED, RequestStatus.RUNNING, RequestStatus.SUCCEEDED)
     done = wait_for(lambda: finished(request), message="the request to finish")
     assert done.status == RequestStatus.SUCCEEDED
     assert done.resource_id == sandbox.state.resources[0]["id"]
