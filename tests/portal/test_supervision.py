@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,6 +53,17 @@ class Supervisor:
             cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=30, check=False,
         )  # fmt: skip
         return result.stdout
+
+    def status_once_running(self, programs: tuple[str, ...], timeout: float = 30) -> str:
+        """supervisorctl's status once every one of ``programs`` is RUNNING (a program is, once it
+        has stayed up its startsecs), or as it is when ``timeout`` runs out, for the assertion."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.ctl("status")
+            every = all(re.search(rf"^{program}\s+RUNNING", status, re.MULTILINE) for program in programs)
+            if every or time.monotonic() > deadline:
+                return status
+            time.sleep(0.2)
 
     def pid(self, program: str) -> int:
         """The program's pid while it is running, else 0."""
@@ -147,7 +159,7 @@ def test_a_worker_killed_with_sigkill_is_started_again_and_runs_the_next_request
             timeout=60,
             message="the request to succeed",
         )
-        programs = supervisor.ctl("status")
+        programs = supervisor.status_once_running(("sandbox", "web", "worker", "beat"))
 
     output = supervisor.process.output
     assert "exited: worker (terminated by SIGKILL" in output
