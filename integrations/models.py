@@ -251,9 +251,20 @@ class AttemptOutcome(models.TextChoices):
     INTERRUPTED = "interrupted", "Interrupted"
 
 
+class AttemptKind(models.TextChoices):
+    # The operation's own call, with the request's client token.
+    CREATE = "create", "Create"
+    # The created resource read back with the service's read call (no client token): its
+    # confirmation in AWS. Never retried as a create, and never able to fail the request.
+    READ_BACK = "read_back", "Read back"
+
+
 class Attempt(models.Model):
     request = models.ForeignKey(AwsRequest, on_delete=models.PROTECT, related_name="attempts")
     number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=AttemptKind.choices, default=AttemptKind.CREATE)
+    # The read call of a read-back ("appfabric/GetIngestion"); empty for a create.
+    call = models.CharField(max_length=128, blank=True)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=16, choices=AttemptOutcome.choices, default=AttemptOutcome.IN_PROGRESS)
@@ -261,8 +272,8 @@ class Attempt(models.Model):
     error_code = models.CharField(max_length=255, blank=True)
     error_message = models.TextField(blank=True)
     aws_request_id = models.CharField(max_length=255, blank=True)
-    # The client token sent, kept per attempt so the audit shows it never changed.
-    client_token = models.CharField(max_length=255)
+    # The client token sent, kept per attempt so the audit shows it never changed (none for a read back).
+    client_token = models.CharField(max_length=255, blank=True)
     worker = models.CharField(max_length=255, blank=True)
 
     class Meta:
@@ -273,6 +284,93 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of request #{self.request_id}: {self.outcome}"
+
+
+class ResourceStatus(models.TextChoices):
+    # Created; not read back yet (the confirmation is on its way, or is being tried again).
+    PENDING = "pending", "Not confirmed yet"
+    CONFIRMED = "confirmed", "Confirmed in AWS"
+    # The read back failed for good (refused, or still missing after every try): the reason is kept.
+    UNCONFIRMED = "unconfirmed", "Could not be confirmed"
+    # A later check found key fields different from the confirmed ones.
+    CHANGED = "changed", "Changed outside the portal"
+    # A later check was told the resource does not exist.
+    GONE = "gone", "Gone"
+
+
+class ResourceQuerySet(models.QuerySet):
+    def visible_to(self, user: User) -> ResourceQuerySet:
+        """The resources of the requests ``user`` may see (``AwsRequestQuerySet.visible_to``)."""
+        if may_see_every_request(user):
+            return self
+        return self.filter(created_by=user)
+
+
+class Resource(models.Model):
+    """A resource created through the portal, and what AWS last said of it.
+
+    Made in the transaction that marks its request succeeded, so that no created resource is
+    missing from the list; then read back (``integrations.resources``): the confirmation, and the
+    reconciliation's later checks, which mark it changed or gone when AWS disagrees.
+    """
+
+    request = models.OneToOneField(AwsRequest, on_delete=models.PROTECT, related_name="resource")
+    service = models.CharField(max_length=64)
+    operation = models.CharField(max_length=128)
+    resource_id = models.CharField("ARN or id", max_length=2048)
+    name = models.CharField(max_length=512, blank=True)
+    target = models.ForeignKey(AwsTarget, null=True, blank=True, on_delete=models.PROTECT, related_name="resources")
+    account_id = models.CharField(max_length=12, blank=True)
+    region = models.CharField(max_length=32)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="aws_resources")
+    created_by_username = models.CharField("created by", max_length=150, blank=True)
+    created_at = models.DateTimeField()
+
+    status = models.CharField(max_length=16, choices=ResourceStatus.choices, default=ResourceStatus.PENDING)
+    # The resource's state as AWS reports it ("enabled", "Stopped"), where it has one.
+    state = models.CharField(max_length=255, blank=True)
+    # The key fields as first read back (what "changed" is measured against) and as last read.
+    baseline = models.JSONField(null=True, blank=True)
+    observed = models.JSONField(null=True, blank=True)
+    # What differs from the baseline: [{"field", "was", "now"}], when changed.
+    changes = models.JSONField(default=list, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    # Why the last check could not tell (refused, throttled, unreachable); empty when it could.
+    check_error = models.TextField(blank=True)
+    # Checks made, and the failed ones in a row (a read back tries a few times before giving up).
+    checks = models.PositiveIntegerField(default=0)
+    failed_checks = models.PositiveIntegerField(default=0)
+    # When the next check is due (none: never), when a worker last started one (its claim, a
+    # compare-and-set, also pushes next_check_at a lease ahead) and when the reconciliation last
+    # handed it to the broker.
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    check_started_at = models.DateTimeField(null=True, blank=True)
+    check_sent_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ResourceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(fields=("created_at",), name="resource_created_idx"),
+            models.Index(fields=("status", "created_at"), name="resource_status_created_idx"),
+            models.Index(fields=("service", "operation", "created_at"), name="resource_operation_created_idx"),
+            models.Index(fields=("created_by", "created_at"), name="resource_user_created_idx"),
+            models.Index(fields=("target", "created_at"), name="resource_target_created_idx"),
+            models.Index(fields=("resource_id",), name="resource_resource_id_idx"),
+            models.Index(fields=("next_check_at",), name="resource_next_check_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.resource_id} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("request_detail", args=[self.request_id])
+
+    @property
+    def operation_key(self) -> str:
+        return operation_key(self.service, self.operation)
 
 
 class ApprovalDecision(models.Model):

@@ -28,7 +28,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from integrations import lifecycle, log_context, retry_policy
+from integrations import lifecycle, log_context, resources, retry_policy
 from integrations.aws_clients import get_client
 from integrations.aws_errors import Failure, classify
 from integrations.models import Attempt, AttemptOutcome, AwsRequest, RequestStatus
@@ -136,8 +136,13 @@ def _attempt(aws_request: AwsRequest, attempt: Attempt, claim_id: uuid.UUID) -> 
             http_status=meta.get("HTTPStatusCode"),
             aws_request_id=meta.get("RequestId", ""),
         )
-        lifecycle.succeed(aws_request, claim_id, response=body, resource_id=resource_id)
+        won = lifecycle.succeed(aws_request, claim_id, response=body, resource_id=resource_id)
+        created = resources.record(aws_request, operation, body, resource_id) if won else None
     logger.info("Succeeded in %.0f ms: %s", (time.monotonic() - started) * 1000, resource_id)
+    if created is not None and created.next_check_at is not None:
+        # Read back at once by whichever worker takes it; if this send is lost, the reconciliation
+        # finds the resource due and sends it. It never changes the request's status.
+        resources.dispatch(created.pk)
     return "succeeded"
 
 

@@ -13,7 +13,7 @@ from celery import shared_task
 from celery.signals import task_postrun, task_prerun
 from django.db import close_old_connections, connections
 
-from integrations import pipeline
+from integrations import pipeline, resources
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -24,6 +24,20 @@ def execute_request(self, request_id: int) -> str:
 @shared_task(ignore_result=True)
 def sweep_stuck_requests() -> int:
     return len(pipeline.sweep())
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def check_resource(self, resource_id: int, force: bool = False, audit: bool | None = None) -> str:
+    """Read one created resource back from AWS (its confirmation, a re-check, the reconciliation's)."""
+    checked = resources.check(
+        resource_id, force=force, audit=audit, worker=f"{self.request.hostname or ''} pid {os.getpid()}"
+    )
+    return "not ours to check" if checked is None else checked.status
+
+
+@shared_task(ignore_result=True)
+def reconcile_resources() -> int:
+    return len(resources.reconcile())
 
 
 @task_prerun.connect

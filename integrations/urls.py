@@ -1,18 +1,24 @@
 from django.urls import path
 
-from integrations import views
+from integrations import picker_views, resource_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("operations/", views.operation_list, name="operation_list"),
     path("operations/<str:service>/<str:name>/", views.operation_form, name="operation_form"),
     path("operations/<str:service>/<str:name>/validate/", views.operation_validate, name="operation_validate"),
+    # A picker's choices, as the form's htmx asks for them (integrations/picker_views.py).
+    path("operations/<str:service>/<str:name>/choices/<str:member>/", picker_views.choices, name="operation_choices"),
     path("requests/", views.request_list, name="request_list"),
     path("requests/export.csv", views.request_export, {"fmt": "csv"}, name="request_export_csv"),
     path("requests/export.jsonl", views.request_export, {"fmt": "jsonl"}, name="request_export_jsonl"),
     path("requests/<int:pk>/", views.request_detail, name="request_detail"),
     path("requests/<int:pk>/decide/", views.request_decide, name="request_decide"),
     path("requests/<int:pk>/again/", views.request_again, name="request_again"),
+    path("resources/", resource_views.resource_list, name="resource_list"),
+    path("resources/export.csv", resource_views.resource_export, {"fmt": "csv"}, name="resource_export_csv"),
+    path("resources/export.jsonl", resource_views.resource_export, {"fmt": "jsonl"}, name="resource_export_jsonl"),
+    path("resources/<int:pk>/recheck/", resource_views.resource_recheck, name="resource_recheck"),
     path("approvals/", views.approval_queue, name="approval_queue"),
     path("audit/configuration/", views.configuration_history, name="configuration_history"),
     path(

@@ -33,6 +33,82 @@ from awsmodel.words import PATTERN_WORDS
 
 # A documented cross-field rule: the violations of one operation's parameters.
 Rule = Callable[[dict[str, Any]], list[Violation]]
+# The form's other values, by dotted member path ("instanceId", "Catalog"), as typed so far.
+Values = Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Picker:
+    """Where a member that names an existing resource finds its choices: a List call in the target.
+
+    ``call`` is "service/Operation" (botocore's names); it is paged by botocore's paginator for it,
+    and every item of its result list gives a value (``value``, a key of the item) and words to show
+    beside it (``label``, optional). ``params`` builds the call's parameters from the form's other
+    values: a list of parameter sets (each listed and paged in turn; several when one call cannot
+    cover every choice), or None while a value it ``depends_on`` is still missing. ``keep`` drops
+    items that cannot be chosen. Read by ``integrations.choices`` for the forms and the API alike.
+    """
+
+    call: str
+    value: str
+    label: str = ""
+    depends_on: tuple[str, ...] = ()
+    params: Callable[[Values], list[dict[str, Any]] | None] | None = None
+    keep: Callable[[dict[str, Any]], bool] | None = None
+    # What the list holds, in words, for "No app bundles in this target" and similar.
+    noun: str = "resources"
+
+    @property
+    def service(self) -> str:
+        return self.call.split("/", 1)[0]
+
+    @property
+    def operation(self) -> str:
+        return self.call.split("/", 1)[1]
+
+    def call_params(self, values: Values) -> list[dict[str, Any]] | None:
+        if any(not values.get(name) for name in self.depends_on):
+            return None
+        return self.params(values) if self.params else [{}]
+
+
+def dig(document: object, path: tuple[str, ...]) -> object:
+    """The value at ``path`` in nested dicts, or None where any part is missing."""
+    for part in path:
+        document = document.get(part) if isinstance(document, dict) else None
+    return document
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """How a created resource is read back from AWS: after the create succeeds (its confirmation)
+    and whenever the reconciliation checks it again.
+
+    ``call`` is the service's own read ("appfabric/GetIngestion"), its parameters built by
+    ``params`` from the create's parameters and response. ``fields`` are the key fields recorded
+    from the read's output (name → path): the first read is the baseline, and a later read that
+    differs in any of them marks the resource "changed". ``state`` names the field that is the
+    resource's state in AWS (one of ``fields``), if it has one. ``gone`` are the error codes by
+    which the service says the resource does not exist.
+    """
+
+    call: str
+    params: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+    fields: dict[str, tuple[str, ...]]
+    state: str = ""
+    gone: tuple[str, ...] = ("ResourceNotFoundException",)
+
+    @property
+    def service(self) -> str:
+        return self.call.split("/", 1)[0]
+
+    @property
+    def operation(self) -> str:
+        return self.call.split("/", 1)[1]
+
+    def observe(self, output: dict[str, Any]) -> dict[str, Any]:
+        """The key fields of a read's output (JSON-safe values; missing ones are None)."""
+        return {name: dig(output, path) for name, path in self.fields.items()}
 
 
 def operation_key(service: str, name: str) -> str:
@@ -87,6 +163,12 @@ class Operation:
     # and AppFlow: 8 hours); None where it says nothing. An operator's retry reuses the token only
     # within it (integrations.operator).
     token_lifetime: dt.timedelta | None = None
+    # Members naming an existing resource, keyed by dotted path: the form offers their choices.
+    pickers: dict[str, Picker] = field(default_factory=dict)
+    # How the created resource is read back (confirmation and reconciliation); None: never.
+    read_back: ReadBack | None = None
+    # The created resource's name for people, from the create's parameters and response.
+    resource_name: Callable[[dict[str, Any], dict[str, Any]], str] | None = None
 
     @property
     def key(self) -> str:

@@ -3,7 +3,7 @@
 Summarised in docs/aws-operations.md.
 """
 
-from operations import FieldHint, Operation, register
+from operations import FieldHint, Operation, Picker, ReadBack, register
 
 # The model types `app` as free text; the documentation lists the applications AppFabric supports.
 APPFABRIC_APPS = ("SLACK", "ASANA", "JIRA", "M365", "M365AUDITLOGS", "ZOOM", "ZENDESK", "OKTA", "GOOGLE",
@@ -31,6 +31,22 @@ register(
             "tags": FieldHint(label="Tags", help="Key-value pairs to assign to the ingestion."),
         },
         words={"arn:.+$|^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}": BUNDLE_WORDS},
+        pickers={"appBundleIdentifier": Picker("appfabric/ListAppBundles", value="arn", noun="app bundles")},
+        read_back=ReadBack(
+            "appfabric/GetIngestion",
+            lambda params, response: {
+                "appBundleIdentifier": params["appBundleIdentifier"],
+                "ingestionIdentifier": response["ingestion"]["arn"],
+            },
+            fields={
+                "state": ("ingestion", "state"),
+                "app": ("ingestion", "app"),
+                "tenantId": ("ingestion", "tenantId"),
+                "ingestionType": ("ingestion", "ingestionType"),
+            },
+            state="state",
+        ),
+        resource_name=lambda params, response: f"{params['app']} {params['tenantId']}",
         error_help={
             "IdempotentParameterMismatch": "The client token was already used with different parameters.",
         },

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from awsmodel.constraints import Violation
-from operations import FieldHint, Operation, register
+from operations import FieldHint, Operation, Picker, ReadBack, register
 
 
 def rules(params: dict[str, Any]) -> list[Violation]:
@@ -24,6 +24,11 @@ def rules(params: dict[str, Any]) -> list[Violation]:
     return []
 
 
+def _label(params: dict[str, Any], response: dict[str, Any]) -> str:
+    """The connector's label: as asked for, or (left empty) the one AWS chose, at the end of its ARN."""
+    return str(params.get("connectorLabel") or response["connectorArn"].rsplit("/", 1)[-1])
+
+
 register(
     Operation(
         service="appflow",
@@ -35,6 +40,22 @@ register(
         docs_url="https://docs.aws.amazon.com/appflow/1.0/APIReference/API_RegisterConnector.html",
         # "The token is active for 8 hours."
         token_lifetime=dt.timedelta(hours=8),
+        pickers={
+            "connectorProvisioningConfig.lambda.lambdaArn": Picker(
+                "lambda/ListFunctions", value="FunctionArn", label="FunctionName", noun="Lambda functions"
+            )
+        },
+        read_back=ReadBack(
+            "appflow/DescribeConnector",
+            lambda params, response: {"connectorType": "CustomConnector", "connectorLabel": _label(params, response)},
+            fields={
+                "connectorLabel": ("connectorConfiguration", "connectorLabel"),
+                "connectorDescription": ("connectorConfiguration", "connectorDescription"),
+                "connectorProvisioningType": ("connectorConfiguration", "connectorProvisioningType"),
+                "lambdaArn": ("connectorConfiguration", "connectorProvisioningConfig", "lambda", "lambdaArn"),
+            },
+        ),
+        resource_name=lambda params, response: _label(params, response),
         hints={
             "connectorLabel": FieldHint(
                 label="Connector label", help="The connector's name, unique among the account's registrations."

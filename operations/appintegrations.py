@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from awsmodel.constraints import Violation
-from operations import FieldHint, Operation, register
+from operations import FieldHint, Operation, Picker, ReadBack, register
 
 
 def _is_epoch_millis_or_iso(text: str) -> bool:
@@ -34,6 +34,11 @@ def rules(params: dict[str, Any]) -> list[Violation]:
     return []
 
 
+def _has_key(alias: dict[str, Any]) -> bool:
+    """An alias AWS reserves (alias/aws/…) has no key until a service first uses it: nothing to encrypt with."""
+    return bool(alias.get("TargetKeyId"))
+
+
 register(
     Operation(
         service="appintegrations",
@@ -43,6 +48,21 @@ register(
         result_path=("Arn",),
         console_url="https://{region}.console.aws.amazon.com/connect/v2/app-integrations?region={region}",
         docs_url="https://docs.aws.amazon.com/appintegrations/latest/APIReference/API_CreateDataIntegration.html",
+        pickers={
+            "KmsKey": Picker("kms/ListAliases", value="AliasName", label="TargetKeyId", keep=_has_key, noun="KMS keys")
+        },
+        read_back=ReadBack(
+            "appintegrations/GetDataIntegration",
+            lambda params, response: {"Identifier": response["Arn"]},
+            fields={
+                "Name": ("Name",),
+                "Description": ("Description",),
+                "KmsKey": ("KmsKey",),
+                "SourceURI": ("SourceURI",),
+                "ScheduleExpression": ("ScheduleConfiguration", "ScheduleExpression"),
+            },
+        ),
+        resource_name=lambda params, response: params["Name"],
         hints={
             "Name": FieldHint(label="Name", help="The name of the DataIntegration; it must not exist yet."),
             "Description": FieldHint(label="Description", widget="textarea"),

@@ -3,7 +3,7 @@
 Summarised in docs/aws-operations.md.
 """
 
-from operations import FieldHint, Operation, register
+from operations import FieldHint, Operation, Picker, ReadBack, register
 
 # The model types Catalog as letters; the documentation names the two catalogs.
 PARTNER_CENTRAL_CATALOGS = ("AWS", "Sandbox")
@@ -16,6 +16,43 @@ register(
         summary="Starts a job that snapshots a resource (an opportunity) within an engagement.",
         result_path=("Arn",),
         docs_url=("https://docs.aws.amazon.com/partner-central/latest/APIReference/API_CreateResourceSnapshotJob.html"),
+        pickers={
+            "EngagementIdentifier": Picker(
+                "partnercentral-selling/ListEngagements",
+                value="Id",
+                label="Title",
+                depends_on=("Catalog",),
+                params=lambda values: [{"Catalog": values["Catalog"]}],
+                noun="engagements",
+            ),
+            # The opportunities associated with the chosen engagement.
+            "ResourceIdentifier": Picker(
+                "partnercentral-selling/ListEngagementResourceAssociations",
+                value="ResourceId",
+                label="ResourceType",
+                depends_on=("Catalog", "EngagementIdentifier"),
+                params=lambda values: [
+                    {
+                        "Catalog": values["Catalog"],
+                        "EngagementIdentifier": values["EngagementIdentifier"],
+                        "ResourceType": "Opportunity",
+                    }
+                ],
+                noun="opportunities",
+            ),
+        },
+        read_back=ReadBack(
+            "partnercentral-selling/GetResourceSnapshotJob",
+            lambda params, response: {"Catalog": params["Catalog"], "ResourceSnapshotJobIdentifier": response["Id"]},
+            fields={
+                "Status": ("Status",),
+                "EngagementId": ("EngagementId",),
+                "ResourceId": ("ResourceId",),
+                "ResourceSnapshotTemplateName": ("ResourceSnapshotTemplateName",),
+            },
+            state="Status",
+        ),
+        resource_name=lambda params, response: f"{params['EngagementIdentifier']} {params['ResourceIdentifier']}",
         hints={
             "Catalog": FieldHint(
                 label="Catalog",

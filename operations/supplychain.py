@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from awsmodel.constraints import Violation
-from operations import FieldHint, Operation, register
+from operations import FieldHint, Operation, Picker, ReadBack, register
 
 DATASET_EVENT = "scn.data.dataset"
 # Supply Chain fills this field itself for datasets in its own ("asc") namespace.
@@ -92,6 +92,33 @@ register(
         docs_url="https://docs.aws.amazon.com/aws-supply-chain/latest/APIReference/API_SendDataIntegrationEvent.html",
         # "The token is active for 8 hours, and within its lifetime, it ensures the request completes only once."
         token_lifetime=dt.timedelta(hours=8),
+        pickers={
+            "instanceId": Picker(
+                "supplychain/ListInstances", value="instanceId", label="instanceName", noun="instances"
+            ),
+            # Datasets live in a namespace: both of those the documentation names are listed.
+            "datasetTarget.datasetIdentifier": Picker(
+                "supplychain/ListDataLakeDatasets",
+                value="arn",
+                label="name",
+                depends_on=("instanceId",),
+                params=lambda values: [
+                    {"instanceId": values["instanceId"], "namespace": namespace} for namespace in ("asc", "default")
+                ],
+                noun="datasets",
+            ),
+        },
+        read_back=ReadBack(
+            "supplychain/GetDataIntegrationEvent",
+            lambda params, response: {"instanceId": params["instanceId"], "eventId": response["eventId"]},
+            fields={
+                "eventType": ("event", "eventType"),
+                "eventGroupId": ("event", "eventGroupId"),
+                "datasetLoad": ("event", "datasetTargetDetails", "datasetLoadExecution", "status"),
+            },
+            state="datasetLoad",
+        ),
+        resource_name=lambda params, response: f"{params['eventType']} {params['eventGroupId']}",
         hints={
             "instanceId": FieldHint(label="Instance ID", help="The AWS Supply Chain instance identifier."),
             "eventType": FieldHint(

@@ -480,7 +480,13 @@ PORTAL_RETRY_QUEUE = f"{PORTAL_QUEUE_PREFIX}retries"
 PORTAL_HOUSEKEEPING_QUEUE = f"{PORTAL_QUEUE_PREFIX}housekeeping"
 CELERY_TASK_DEFAULT_QUEUE = PORTAL_WORK_QUEUE
 CELERY_TASK_QUEUES: dict[str, dict] = {PORTAL_WORK_QUEUE: {}, PORTAL_RETRY_QUEUE: {}, PORTAL_HOUSEKEEPING_QUEUE: {}}
-CELERY_TASK_ROUTES = {"integrations.tasks.sweep_stuck_requests": {"queue": PORTAL_HOUSEKEEPING_QUEUE}}
+# The sweeps and the reconciliation's selection are quick database work for the housekeeper; the
+# reads of resources (check_resource) go to the retry queue, which the workers that call AWS consume.
+CELERY_TASK_ROUTES = {
+    "integrations.tasks.sweep_stuck_requests": {"queue": PORTAL_HOUSEKEEPING_QUEUE},
+    "integrations.tasks.reconcile_resources": {"queue": PORTAL_HOUSEKEEPING_QUEUE},
+    "integrations.tasks.check_resource": {"queue": PORTAL_RETRY_QUEUE},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.25, "interval_max": 0.5}
@@ -504,13 +510,30 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# --- Resources: confirmation and reconciliation (integrations/resources.py) -------------------------
+# Each created resource is read back from AWS again this often, to find those changed or deleted
+# outside the portal; beat sends the due ones every PORTAL_RECONCILE_INTERVAL_SECONDS, at most
+# PORTAL_RECONCILE_CHECKS_PER_MINUTE per target (so one account is never flooded with reads).
+PORTAL_RECONCILE_EVERY_SECONDS = env_float("PORTAL_RECONCILE_EVERY_SECONDS", 6 * 3600.0)
+PORTAL_RECONCILE_INTERVAL_SECONDS = env_float("PORTAL_RECONCILE_INTERVAL_SECONDS", 30.0)
+PORTAL_RECONCILE_CHECKS_PER_MINUTE = env_int("PORTAL_RECONCILE_CHECKS_PER_MINUTE", 60)
+if PORTAL_RECONCILE_EVERY_SECONDS <= 0 or PORTAL_RECONCILE_INTERVAL_SECONDS <= 0:
+    raise ImproperlyConfigured("PORTAL_RECONCILE_EVERY_SECONDS and PORTAL_RECONCILE_INTERVAL_SECONDS must be positive")
+if PORTAL_RECONCILE_CHECKS_PER_MINUTE < 1:
+    raise ImproperlyConfigured("PORTAL_RECONCILE_CHECKS_PER_MINUTE must be at least 1")
+
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-requests": {
         "task": "integrations.tasks.sweep_stuck_requests",
         "schedule": PORTAL_SWEEP_INTERVAL_SECONDS,
         # A sweep nobody ran in time is dropped, not piled up: the next one does the same work.
         "options": {"expires": max(5.0, 5 * PORTAL_SWEEP_INTERVAL_SECONDS)},
-    }
+    },
+    "reconcile-resources": {
+        "task": "integrations.tasks.reconcile_resources",
+        "schedule": PORTAL_RECONCILE_INTERVAL_SECONDS,
+        "options": {"expires": max(5.0, PORTAL_RECONCILE_INTERVAL_SECONDS)},
+    },
 }
 
 # --- Watching it: health, readiness, metrics, logs --------------------------------------------------
