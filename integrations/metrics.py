@@ -35,6 +35,7 @@ from prometheus_client.registry import Collector
 from integrations.models import (
     FINISHED_STATUSES,
     Attempt,
+    AttemptKind,
     AttemptOutcome,
     AwsRequest,
     MetricsRollup,
@@ -100,7 +101,12 @@ def _add(totals: Totals, more: Totals) -> Totals:
 
 
 def _attempt_totals(rows: QuerySet[Attempt]) -> Totals:
-    """What ``rows`` add to the attempt counters: by outcome and error code, and the histograms."""
+    """What ``rows`` add to the attempt counters: by outcome and error code, and the histograms.
+
+    The creates' attempts only: a read back (the confirmation of a created resource) is not an
+    attempt at the operation, and its not-found answers would read as the operation's errors.
+    """
+    rows = rows.filter(kind=AttemptKind.CREATE)
     by_code = {
         f"{group['outcome']}|{group['error_code']}": group["n"]
         for group in rows.exclude(outcome=AttemptOutcome.IN_PROGRESS)

@@ -264,7 +264,7 @@ class Attempt(models.Model):
     number = models.PositiveIntegerField()
     kind = models.CharField(max_length=16, choices=AttemptKind.choices, default=AttemptKind.CREATE)
     # The read call of a read-back ("appfabric/GetIngestion"); empty for a create.
-    call = models.CharField(max_length=128, blank=True)
+    read_call = models.CharField(max_length=128, blank=True)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=16, choices=AttemptOutcome.choices, default=AttemptOutcome.IN_PROGRESS)

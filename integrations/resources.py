@@ -72,8 +72,9 @@ def record(
 ) -> Resource | None:
     """The resource a successful request created, due for its confirmation now; None without an id.
 
-    Called in the transaction that marks the request succeeded. A request that succeeded again
-    (a takeover whose first worker also finished) finds the row already there.
+    Called in the transaction that marks the request succeeded, only by the worker whose
+    compare-and-set made it so: a request succeeds once, so its resource is inserted once (one
+    INSERT, no savepoint in the worker's commit).
     """
     if not resource_id:
         return None
@@ -84,25 +85,22 @@ def record(
         except (KeyError, TypeError, AttributeError):
             name = ""
     now = timezone.now()
-    resource, _ = Resource.objects.get_or_create(
+    return Resource.objects.create(
         request=aws_request,
-        defaults={
-            "service": aws_request.service,
-            "operation": aws_request.operation,
-            "resource_id": resource_id,
-            "name": name,
-            "target_id": aws_request.target_id,
-            "account_id": aws_request.account_id,
-            "region": aws_request.region,
-            "created_by_id": aws_request.created_by_id,
-            "created_by_username": aws_request.created_by_username,
-            "created_at": now,
-            "status": R.PENDING if operation.read_back else R.UNCONFIRMED,
-            "check_error": "" if operation.read_back else "This operation has no read call to confirm it with.",
-            "next_check_at": now if operation.read_back else None,
-        },
+        service=aws_request.service,
+        operation=aws_request.operation,
+        resource_id=resource_id,
+        name=name,
+        target_id=aws_request.target_id,
+        account_id=aws_request.account_id,
+        region=aws_request.region,
+        created_by_id=aws_request.created_by_id,
+        created_by_username=aws_request.created_by_username,
+        created_at=now,
+        status=R.PENDING if operation.read_back else R.UNCONFIRMED,
+        check_error="" if operation.read_back else "This operation has no read call to confirm it with.",
+        next_check_at=now if operation.read_back else None,
     )
-    return resource
 
 
 # --- one check -------------------------------------------------------------------------------------
@@ -258,7 +256,7 @@ def _start_read_back(aws_request: AwsRequest, call: str, now: dt.datetime, worke
             request=aws_request,
             number=made + 1,
             kind=AttemptKind.READ_BACK,
-            call=call,
+            read_call=call,
             started_at=now,
             client_token="",
             worker=worker,

@@ -22,7 +22,7 @@ from django_htmx.middleware import HtmxDetails
 from integrations import committed, config_history, history, lifecycle, preview
 from integrations.error_help import explain
 from integrations.forms import FIELD, ROWS_ACTION, OperationForm, edit_rows, params_to_data
-from integrations.models import AwsRequest, AwsTarget, RequestStatus
+from integrations.models import AwsRequest, AwsTarget, RequestStatus, Resource, ResourceStatus
 from integrations.permissions import (
     APPROVE,
     EXPORT,
@@ -301,14 +301,18 @@ def request_detail(request: PortalRequest, pk: int) -> HttpResponse:
     to a MiB) nor redacts them (a digest of every sensitive value), nor reads anything else only
     the whole page shows. Every viewer of a running request asks this every second.
     """
-    visible = AwsRequest.objects.select_related("created_by", "target").visible_to(request.user)
+    visible = AwsRequest.objects.select_related("created_by", "target", "resource").visible_to(request.user)
     if request.htmx:
         visible = visible.defer("parameters")
     aws_request = get_object_or_404(visible, pk=pk)
     operation = operation_or_404(aws_request.operation_key)
+    resource = getattr(aws_request, "resource", None)
     context = {
         "aws_request": aws_request,
         "operation": operation,
+        "resource": resource,
+        # The page keeps asking while the request runs, and after its success until AWS confirmed it.
+        "polling": _still_changing(aws_request, resource),
         "console_url": operation.console_link(aws_request.region, aws_request.resource_id),
         "error_help": explain(aws_request.error_code, operation),
         "attempts": aws_request.attempts.all(),
@@ -324,10 +328,19 @@ def request_detail(request: PortalRequest, pk: int) -> HttpResponse:
             and lifecycle.can_decide(request.user, aws_request),
         }
     response = _render(request, "integrations/request_detail.html", "integrations/_request_status.html", context)
-    if request.htmx and aws_request.is_finished:
+    if request.htmx and not context["polling"]:
         # 286 stops htmx polling; its body (the final state) is still swapped in.
         response.status_code = HTMX_STOP_POLLING
     return response
+
+
+def _still_changing(aws_request: AwsRequest, resource: Resource | None) -> bool:
+    """Whether the status section may still change by itself (a worker's or the confirmation's doing)."""
+    if aws_request.status == RequestStatus.AWAITING_APPROVAL:
+        return False
+    if not aws_request.is_finished:
+        return True
+    return resource is not None and resource.status == ResourceStatus.PENDING
 
 
 APPROVAL_QUEUE_PAGE = 100

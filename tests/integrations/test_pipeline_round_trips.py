@@ -20,9 +20,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations import lifecycle, permissions, pipeline
+from integrations import lifecycle, permissions, pipeline, resources
 from integrations.api.tokens import create_token
-from integrations.models import Attempt, AwsRequest, RequestStatus
+from integrations.models import Attempt, AwsRequest, RequestStatus, Resource
 from integrations.tasks import _check_database_connections, execute_request
 from portal.celery import app as celery_app
 from tests.factories import (
@@ -93,10 +93,14 @@ def test_a_worker_claims_records_its_attempt_and_finishes_in_two_transactions_wi
     assert "RETURNING" in claim[0]
     assert [sql for sql in claim if touches(sql, "INSERT", Attempt)], "the attempt row is in the claim's commit"
     assert len(claim) == 3  # the claim, the attempt row, the target the call goes to
-    assert [touches(sql, "UPDATE", Attempt) or touches(sql, "UPDATE", AwsRequest) for sql in finish] == [True, True]
+    # The attempt closed, the request succeeded and the resource it created recorded, in one commit.
+    assert touches(finish[0], "UPDATE", Attempt)
+    assert touches(finish[1], "UPDATE", AwsRequest)
+    assert touches(finish[2], "INSERT", Resource)
+    assert len(finish) == 3
     assert not [sql for sql in statements(captured) if touches(sql, "SELECT", AwsRequest)]
     assert not [sql for sql in statements(captured) if "SAVEPOINT" in sql.upper()]
-    assert len([sql for sql in statements(captured) if not TRANSACTION_CONTROL.match(sql)]) == 5
+    assert len([sql for sql in statements(captured) if not TRANSACTION_CONTROL.match(sql)]) == 6
 
 
 def test_a_claim_whose_attempt_row_cannot_be_written_is_not_kept(settings, sandbox, monkeypatch):
@@ -224,9 +228,13 @@ def test_the_poll_still_shows_the_status_result_and_attempts(client, settings, s
     client.force_login(author)
 
     poll = client.get(aws_request.get_absolute_url(), headers={"HX-Request": "true"})
+    assert poll.status_code == 200  # finished, but not confirmed in AWS yet: polling goes on
+    resources.check(aws_request.resource.pk)
+    poll = client.get(aws_request.get_absolute_url(), headers={"HX-Request": "true"})
 
     html = poll.content.decode()
-    assert poll.status_code == 286  # finished: polling stops
+    assert poll.status_code == 286  # finished and confirmed: polling stops
+    assert "Confirmed in AWS" in html
     assert aws_request.resource_id in html
     assert "Succeeded" in html
     assert "<td>1</td>" in html

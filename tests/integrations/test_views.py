@@ -14,7 +14,15 @@ from django.utils.html import escape
 from django_htmx.http import HTMX_STOP_POLLING
 
 from integrations import history
-from integrations.models import Attempt, AttemptOutcome, AwsRequest, RequestStatus
+from integrations.models import (
+    Attempt,
+    AttemptKind,
+    AttemptOutcome,
+    AwsRequest,
+    RequestStatus,
+    Resource,
+    ResourceStatus,
+)
 from tests.factories import (
     PASSWORD,
     default_target,
@@ -625,6 +633,95 @@ def test_a_succeeded_request_stops_htmx_polling_with_its_final_state(signed_in, 
     assert ARN in html
     assert "hx-trigger" not in html
     assert "<html" not in html
+
+
+def with_resource(recorded: AwsRequest, **fields) -> Resource:
+    fields.setdefault("status", ResourceStatus.PENDING)
+    return Resource.objects.create(
+        request=recorded,
+        service=recorded.service,
+        operation=recorded.operation,
+        resource_id=recorded.resource_id,
+        target=recorded.target,
+        region=recorded.region,
+        created_by=recorded.created_by,
+        created_at=timezone.now(),
+        **fields,
+    )
+
+
+def confirmation_of(response) -> str:
+    """The request page's confirmation section as text, its words separated by single spaces."""
+    found = re.search(r'<div id="confirmation".*?\n</div>', response.content.decode(), re.S)
+    assert found, "the page has no confirmation section"
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", found.group(0))).split())
+
+
+def test_a_succeeded_request_keeps_polling_until_its_resource_is_confirmed_in_aws(signed_in, operator):
+    recorded = make_request(user=operator, status=RequestStatus.SUCCEEDED, resource_id=ARN, finished_at=timezone.now())
+    resource = with_resource(recorded)
+
+    response = signed_in.get(f"/requests/{recorded.pk}/", headers=HTMX)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'hx-trigger="every 1s"' in html
+    assert "Reading it back from AWS with appfabric/GetIngestion" in confirmation_of(response)
+
+    Resource.objects.filter(pk=resource.pk).update(
+        status=ResourceStatus.CONFIRMED, state="enabled", checked_at=timezone.now()
+    )
+    response = signed_in.get(f"/requests/{recorded.pk}/", headers=HTMX)
+
+    assert response.status_code == HTMX_STOP_POLLING
+    assert confirmation_of(response).startswith("Confirmed in AWS State in AWS: enabled .")
+    assert '<strong id="resource-state">enabled</strong>' in response.content.decode()
+
+
+def test_the_request_page_says_why_a_resource_could_not_be_confirmed_and_that_the_request_succeeded(
+    signed_in, operator
+):
+    recorded = make_request(user=operator, status=RequestStatus.SUCCEEDED, resource_id=ARN, finished_at=timezone.now())
+    with_resource(recorded, status=ResourceStatus.UNCONFIRMED, check_error="AccessDeniedException: no GetIngestion")
+
+    text = confirmation_of(signed_in.get(f"/requests/{recorded.pk}/"))
+
+    assert "Could not be confirmed AccessDeniedException: no GetIngestion" in text
+    assert "The request itself succeeded" in text
+
+
+def test_the_request_page_shows_what_changed_outside_the_portal_and_offers_a_new_check(signed_in, operator):
+    recorded = make_request(user=operator, status=RequestStatus.SUCCEEDED, resource_id=ARN, finished_at=timezone.now())
+    resource = with_resource(
+        recorded,
+        status=ResourceStatus.CHANGED,
+        checked_at=timezone.now(),
+        changes=[{"field": "tenantId", "was": "tenant-1", "now": "tenant-2"}],
+    )
+
+    response = signed_in.get(f"/requests/{recorded.pk}/")
+
+    assert "Changed outside the portal" in confirmation_of(response)
+    assert "tenantId was tenant-1 , now tenant-2" in confirmation_of(response)
+    assert f'<form method="post" action="/resources/{resource.pk}/recheck/"' in response.content.decode()
+
+
+def test_the_attempts_table_tells_a_read_back_from_the_create(signed_in, operator):
+    recorded = make_request(user=operator, status=RequestStatus.SUCCEEDED, resource_id=ARN, finished_at=timezone.now())
+    started = timezone.now()
+    Attempt.objects.create(
+        request=recorded, number=1, started_at=started, outcome=AttemptOutcome.SUCCEEDED,
+        client_token=recorded.client_token,
+    )  # fmt: skip
+    Attempt.objects.create(
+        request=recorded, number=2, started_at=started, outcome=AttemptOutcome.SUCCEEDED,
+        kind=AttemptKind.READ_BACK, read_call="appfabric/GetIngestion",
+    )  # fmt: skip
+
+    html = signed_in.get(f"/requests/{recorded.pk}/").content.decode()
+
+    rows = re.findall(r"<td>\d+</td>\s*<td>(.*?)</td>", html, re.S)
+    assert rows == ["CreateIngestion", "Read back <code>appfabric/GetIngestion</code>"]
 
 
 def test_a_failed_request_stops_htmx_polling_with_its_error(signed_in, operator):

@@ -207,7 +207,9 @@ def test_make_serve_runs_the_portal_behind_a_tls_proxy(broker_url, sandbox, var_
     assert request.status == RequestStatus.SUCCEEDED, request.__dict__
     assert submitted.headers["Location"] == request.get_absolute_url()
     assert request.resource_id == sandbox.state.resources[0]["id"]
-    assert [call["client_token"] for call in sandbox.state.calls] == [request.client_token]
+    assert [call["client_token"] for call in sandbox.state.calls if call["operation"] == request.operation_key] == [
+        request.client_token
+    ]
     assert request_page.status_code == 200
     assert request.resource_id in request_page.text
 
