@@ -24,7 +24,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from integrations import history
-from integrations.models import ApprovalDecision, ApprovalRule, Attempt, AwsRequest, AwsTarget
+from integrations.models import ApprovalDecision, ApprovalRule, Attempt, AwsRequest, AwsTarget, Resource
 from integrations.permissions import (
     RESERVED_GROUPS,
     VIEW_SENSITIVE,
@@ -167,6 +167,29 @@ class ApprovalDecisionAdmin(ReadOnlyAdmin):
     list_select_related = ("request", "decided_by")
     show_full_result_count = False
     paginator = CappedCountPaginator
+
+
+@admin.register(Resource)
+class ResourceAdmin(ReadOnlyAdmin):
+    """What the portal created and what AWS last said of it, as the requests' change list is kept
+    fast: no full count, filters from fixed choices (never a DISTINCT over the table), an exact
+    search on the indexed ARN or id, the request and target joined rather than asked per row."""
+
+    list_display = ("id", "service", "operation", "resource_id", "status", "state", "target", "created_by_username",
+                    "created_at", "checked_at")  # fmt: skip
+    list_select_related = ("target",)
+    list_filter = ("status", OperationListFilter, "target")
+    search_fields = ("=resource_id",)
+    search_help_text = "An exact ARN or id."
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
+
+    def get_search_results(self, request, queryset, search_term):
+        # The admin's "=" is a case-insensitive match (UPPER(...) = UPPER(...)), which no index answers:
+        # 0.7 s at half a million resources, against milliseconds for the exact match on resource_id.
+        term = search_term.strip()
+        return (queryset.filter(resource_id=term) if term else queryset), False
 
 
 @admin.register(AwsTarget)

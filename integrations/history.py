@@ -1,11 +1,13 @@
-"""The request history as each user may see it: filters, pages, counts and exports.
+"""The request history and the resources created, as each user may see them: filters, pages,
+counts and exports.
 
-Shared by the history page, the exports and the API, so that they all filter alike and
-nobody sees through one what another hides. Everything here stays fast at a million requests:
-every filter is a lookup an index answers (dates are ranges of timestamps, never a cast of the
-column; a search is an exact match, never a substring), pages are keyset pages on
+Shared by the history and Resources pages, their exports and the API, so that they all filter
+alike and nobody sees through one what another hides. Everything here stays fast at a million
+rows: every filter is a lookup an index answers (dates are ranges of timestamps, never a cast of
+the column; a search is an exact match, never a substring), pages are keyset pages on
 (created_at, id) rather than OFFSETs, and the number of matches is counted only up to
-``COUNT_CAP``.
+``COUNT_CAP``. Requests and resources both have (created_at, id) and the same filters, so the
+pages, counts and CSV writing below serve both.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from integrations.models import Attempt, AwsRequest, AwsTarget, RequestStatus
+from integrations.models import Attempt, AwsRequest, AwsTarget, RequestStatus, Resource, ResourceStatus
 from integrations.permissions import VIEW_SENSITIVE, may_see_every_request, shown_parameters
 from operations import all_operations, get_operation
 
@@ -82,22 +85,29 @@ class HistoryFilter(forms.Form):
         """``requests`` narrowed by every valid filter; an invalid one is ignored, not fatal."""
         self.is_valid()
         data = self.cleaned_data  # the fields that did validate
-        if data.get("operation"):
-            operation = get_operation(data["operation"])
-            requests = requests.filter(service=operation.service, operation=operation.name)
-        if data.get("status"):
-            requests = requests.filter(status=data["status"])
-        if data.get("user"):
-            requests = requests.filter(created_by__username=data["user"])
-        if data.get("target"):
-            requests = requests.filter(target=data["target"])
-        if data.get("created_from"):
-            requests = requests.filter(created_at__gte=day_start(data["created_from"]))
-        if data.get("created_to"):
-            requests = requests.filter(created_at__lt=day_start(data["created_to"] + dt.timedelta(days=1)))
+        requests = _apply_shared(requests, data)
         if data.get("q") and data["q"].strip():
             requests = requests.filter(pk__in=matching_ids(data["q"].strip()))
         return requests
+
+
+def _apply_shared(rows: QuerySet, data: dict) -> QuerySet:
+    """The filters the history and the resources share (both rows carry service, operation, status,
+    created_by, target and created_at, each with an index beside created_at)."""
+    if data.get("operation"):
+        operation = get_operation(data["operation"])
+        rows = rows.filter(service=operation.service, operation=operation.name)
+    if data.get("status"):
+        rows = rows.filter(status=data["status"])
+    if data.get("user"):
+        rows = rows.filter(created_by__username=data["user"])
+    if data.get("target"):
+        rows = rows.filter(target=data["target"])
+    if data.get("created_from"):
+        rows = rows.filter(created_at__gte=day_start(data["created_from"]))
+    if data.get("created_to"):
+        rows = rows.filter(created_at__lt=day_start(data["created_to"] + dt.timedelta(days=1)))
+    return rows
 
 
 def history(user, query: dict | None = None) -> tuple[HistoryFilter, QuerySet]:
@@ -114,9 +124,16 @@ def history(user, query: dict | None = None) -> tuple[HistoryFilter, QuerySet]:
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
+class Dated(Protocol):
+    """A row pages are made of: a request or a resource."""
+
+    pk: Any
+    created_at: dt.datetime
+
+
 @dataclass(frozen=True)
 class Cursor:
-    """A position in the history, newest first: the (created_at, id) of a row, and which way to go.
+    """A position in the history (or the resources), newest first: the (created_at, id) of a row, and which way to go.
 
     Written in links as ``o<microseconds>_<id>`` (the rows older than that one) or ``n…`` (the
     rows newer), so that a page is found through the index wherever it lies, never by an OFFSET.
@@ -146,21 +163,22 @@ class Cursor:
         return cls(created_at, int(pk), older=token[0] == "o")
 
     @classmethod
-    def of(cls, aws_request: AwsRequest, older: bool) -> Cursor:
-        return cls(aws_request.created_at, aws_request.pk, older)
+    def of(cls, row: Dated, older: bool) -> Cursor:
+        return cls(row.created_at, row.pk, older)
 
 
 @dataclass(frozen=True)
 class KeysetPage:
-    """One page of the history, newest first, with the cursors of the pages either side (or None)."""
+    """One page of the history (or the resources), newest first, with the cursors of the pages
+    either side (or None)."""
 
-    rows: list[AwsRequest]
+    rows: list[Any]
     older: Cursor | None
     newer: Cursor | None
 
 
 def keyset_page(requests: QuerySet, cursor: Cursor | None, size: int) -> KeysetPage:
-    """The ``size`` requests after ``cursor`` (the newest ones without it), in one query.
+    """The ``size`` requests (or resources) after ``cursor`` (the newest ones without it), in one query.
 
     The condition ``created_at <= t`` is what the index on created_at answers; the OR beside it
     only breaks ties between rows created in the same microsecond, by id.
@@ -192,25 +210,26 @@ def keyset_page(requests: QuerySet, cursor: Cursor | None, size: int) -> KeysetP
 
 @dataclass(frozen=True)
 class CappedCount:
-    """How many requests match, exactly up to COUNT_CAP and "more than" beyond."""
+    """How many requests (or resources: ``noun``) match, exactly up to COUNT_CAP and "more than" beyond."""
 
     n: int
     capped: bool
+    noun: str = "request"
 
     def __str__(self) -> str:
         if self.capped:
-            return f"More than {self.n:,} requests (counted up to {self.n:,})"
-        return f"{self.n:,} request{'' if self.n == 1 else 's'}"
+            return f"More than {self.n:,} {self.noun}s (counted up to {self.n:,})"
+        return f"{self.n:,} {self.noun}{'' if self.n == 1 else 's'}"
 
 
-def capped_count(requests: QuerySet) -> CappedCount:
+def capped_count(requests: QuerySet, noun: str = "request") -> CappedCount:
     """Count the matches, stopping after COUNT_CAP + 1: an exact COUNT(*) of a million rows is slow."""
     cap = COUNT_CAP
     n = requests.order_by().values("pk")[: cap + 1].count()
-    return CappedCount(min(n, cap), n > cap)
+    return CappedCount(min(n, cap), n > cap, noun)
 
 
-def requested_by(aws_request: AwsRequest) -> str:
+def requested_by(aws_request: AwsRequest | Resource) -> str:
     """Who made the request, by the username recorded when they submitted it.
 
     What pages, exports and the API show, so that renaming an account does not rewrite the
@@ -330,5 +349,140 @@ def json_lines(user, requests: QuerySet) -> Iterator[str]:
         yield json.dumps(export_row(aws_request, show), ensure_ascii=False) + "\n"
 
 
-def export_filename(extension: str) -> str:
-    return f"requests-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}.{extension}"
+def export_filename(extension: str, what: str = "requests") -> str:
+    return f"{what}-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}.{extension}"
+
+
+# --- the resources created through the portal ------------------------------------------------------
+
+RESOURCE_SEARCH_HELP = "An exact match of a whole ARN or id (not part of one)."
+
+
+class ResourceFilter(forms.Form):
+    """The Resources page's filters: the history's, with the resource's status and its ARN or id.
+
+    Each is answered by an index of ``Resource`` (see its Meta.indexes): operation, status, person
+    and target each beside created_at, the dates by created_at, the search by resource_id.
+    """
+
+    operation = forms.ChoiceField(required=False)
+    status = forms.ChoiceField(required=False, choices=[("", "All"), *ResourceStatus.choices])
+    user = forms.CharField(required=False)
+    target = forms.ModelChoiceField(queryset=AwsTarget.objects.all(), required=False, to_field_name="name")
+    created_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    created_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    q = forms.CharField(required=False, label="ARN or id", help_text=RESOURCE_SEARCH_HELP)
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if user is not None and not may_see_every_request(user):
+            self.fields["target"].queryset = AwsTarget.usable_by(user)
+        self.fields["operation"].choices = [("", "All")] + [(op.key, op.title) for op in all_operations()]
+
+    def apply(self, resources: QuerySet) -> QuerySet:
+        """``resources`` narrowed by every valid filter; an invalid one is ignored, not fatal."""
+        self.is_valid()
+        data = self.cleaned_data
+        resources = _apply_shared(resources, data)
+        if data.get("q") and data["q"].strip():
+            resources = resources.filter(resource_id=data["q"].strip())
+        return resources
+
+
+def created_resources(user, query: dict | None = None) -> tuple[ResourceFilter, QuerySet]:
+    """The filter form bound to ``query`` and the resources ``user`` may see that match it."""
+    form = ResourceFilter(query or None, user=user)
+    resources: QuerySet = Resource.objects.select_related("created_by", "target").visible_to(user)
+    if query:
+        resources = form.apply(resources)
+    return form, resources
+
+
+def users_with_resources() -> QuerySet:
+    """The people who may be picked in the Resources page's user filter: those who created one
+    (an EXISTS per account, answered by the index on created_by)."""
+    made = Resource.objects.order_by().filter(created_by=OuterRef("pk"))
+    return get_user_model().objects.filter(Exists(made)).order_by("username")
+
+
+def resource_type(resource: Resource) -> str:
+    """The operation's title ("AppFabric: create an ingestion"), or its key if it is no longer registered."""
+    try:
+        return get_operation(resource.operation_key).title
+    except LookupError:
+        return resource.operation_key
+
+
+RESOURCE_EXPORT_COLUMNS = (
+    "id",
+    "created_at",
+    "user",
+    "operation",
+    "name",
+    "resource_id",
+    "target",
+    "account_id",
+    "region",
+    "status",
+    "state",
+    "checked_at",
+    "check_error",
+    "changes",
+    "status_changed_at",
+    "request_id",
+)
+
+# What resource_export_row reads: never the baseline and the last read (JSON documents the export
+# does not show), nor the bookkeeping of the checks.
+RESOURCE_EXPORTED_FIELDS = (
+    "id", "created_at", "created_by", "created_by_username", "created_by__username", "service", "operation",
+    "name", "resource_id", "target", "target__name", "account_id", "region", "status", "state", "checked_at",
+    "check_error", "changes", "status_changed_at", "request",
+)  # fmt: skip
+
+
+def _iso(value: dt.datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def resource_export_row(resource: Resource) -> dict:
+    return {
+        "id": resource.pk,
+        "created_at": resource.created_at.isoformat(),
+        "user": requested_by(resource),
+        "operation": resource.operation_key,
+        "name": resource.name,
+        "resource_id": resource.resource_id,
+        "target": resource.target.name if resource.target else "",
+        "account_id": resource.account_id,
+        "region": resource.region,
+        "status": resource.status,
+        "state": resource.state,
+        "checked_at": _iso(resource.checked_at),
+        "check_error": resource.check_error,
+        "changes": resource.changes or [],
+        "status_changed_at": _iso(resource.status_changed_at),
+        "request_id": resource.request_id,
+    }
+
+
+def _exported_resources(resources: QuerySet) -> Iterator[Resource]:
+    return resources.only(*RESOURCE_EXPORTED_FIELDS).order_by("-created_at", "-id").iterator(chunk_size=EXPORT_CHUNK)
+
+
+def resource_csv_lines(resources: QuerySet) -> Iterator[str]:
+    """The Resources export as CSV, one line at a time, every cell neutralised against formulas
+    (a resource's name and an AWS error message are text others chose)."""
+
+    def rows() -> Iterator[list[object]]:
+        for resource in _exported_resources(resources):
+            row = resource_export_row(resource)
+            row["changes"] = json.dumps(row["changes"], ensure_ascii=False, sort_keys=True) if row["changes"] else ""
+            yield [row[c] for c in RESOURCE_EXPORT_COLUMNS]
+
+    yield from csv_rows(RESOURCE_EXPORT_COLUMNS, rows())
+
+
+def resource_json_lines(resources: QuerySet) -> Iterator[str]:
+    for resource in _exported_resources(resources):
+        yield json.dumps(resource_export_row(resource), ensure_ascii=False) + "\n"

@@ -359,7 +359,8 @@ class Resource(models.Model):
             models.Index(fields=("created_by", "created_at"), name="resource_user_created_idx"),
             models.Index(fields=("target", "created_at"), name="resource_target_created_idx"),
             models.Index(fields=("resource_id",), name="resource_resource_id_idx"),
-            models.Index(fields=("next_check_at",), name="resource_next_check_idx"),
+            # The reconciliation: the due resources of one target, the longest-waiting first.
+            models.Index(fields=("target", "next_check_at"), name="resource_target_next_check_idx"),
         ]
 
     def __str__(self) -> str:

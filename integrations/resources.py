@@ -35,12 +35,12 @@ from typing import Any
 from botocore import xform_name
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from integrations.aws_clients import get_client
 from integrations.aws_errors import Failure, classify
-from integrations.models import Attempt, AttemptKind, AttemptOutcome, AwsRequest, Resource, ResourceStatus
+from integrations.models import Attempt, AttemptKind, AttemptOutcome, AwsRequest, AwsTarget, Resource, ResourceStatus
 from operations import Operation, get_operation
 
 logger = logging.getLogger(__name__)
@@ -212,6 +212,7 @@ def _after_failed_read(resource: Resource, operation: Operation, failure: Failur
     error = f"{failure.code}: {failure.message}"[:ERROR_LIMIT]
     failed = resource.failed_checks + 1
     confirmed_before = resource.baseline is not None
+    status: str
     if gone and confirmed_before:
         status = R.GONE
         error = ""
@@ -298,12 +299,9 @@ def select_due(now: dt.datetime, per_target: int) -> list[int]:
     target (the rate limit: a target with a million resources does not starve the others or
     bring a throttle on its account)."""
     chosen: list[int] = []
-    targets = (
-        Resource.objects.filter(due(now))
-        .values("target_id")
-        .annotate(n=Count("id"))
-        .values_list("target_id", flat=True)
-    )
+    # Target by target (a short read of the (target, next_check_at) index each), rather than a
+    # GROUP BY over every due row: half a second at 50,000 due resources, every run.
+    targets: list[int | None] = [*AwsTarget.objects.order_by("pk").values_list("pk", flat=True), None]
     for target_id in targets:
         chosen.extend(
             Resource.objects.filter(due(now), target_id=target_id)

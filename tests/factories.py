@@ -6,8 +6,9 @@ import itertools
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
-from integrations.models import AwsRequest, AwsTarget
+from integrations.models import AwsRequest, AwsTarget, RequestStatus, Resource, ResourceStatus
 from integrations.permissions import OPERATORS
 from operations import get_operation
 
@@ -74,4 +75,31 @@ def make_request(operation: str = "appfabric/CreateIngestion", user=None, **fiel
     fields.setdefault("region", fields["target"].region)
     return AwsRequest.objects.create(
         service=op.service, operation=op.name, created_by=user or make_operator(), **fields
+    )
+
+
+_resources = itertools.count(1)
+
+
+def make_resource(operation: str = "appfabric/CreateIngestion", user=None, target=None, **fields) -> Resource:
+    """A resource as ``resources.record`` makes it with its request's success (confirmed unless told)."""
+    n = next(_resources)
+    arn = fields.pop("resource_id", f"arn:aws:appfabric:us-east-1:111122223333:appbundle/b/ingestion/{n}")
+    aws_request = make_request(
+        operation, user=user, target=target or default_target(), status=RequestStatus.SUCCEEDED, resource_id=arn
+    )
+    fields.setdefault("status", ResourceStatus.CONFIRMED)
+    fields.setdefault("name", f"SLACK tenant-{n}")
+    fields.setdefault("created_at", timezone.now())
+    return Resource.objects.create(
+        request=aws_request,
+        service=aws_request.service,
+        operation=aws_request.operation,
+        resource_id=arn,
+        target=aws_request.target,
+        account_id=aws_request.account_id,
+        region=aws_request.region,
+        created_by=aws_request.created_by,
+        created_by_username=aws_request.created_by.get_username(),
+        **fields,
     )

@@ -1,11 +1,11 @@
-"""How requests, attempts and operations look in the automation API."""
+"""How requests, attempts, operations and created resources look in the automation API."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
-from integrations.history import requested_by
-from integrations.models import ApprovalDecision, Attempt, AwsRequest
+from integrations.history import requested_by, resource_type
+from integrations.models import ApprovalDecision, Attempt, AwsRequest, Resource
 
 
 class AttemptSerializer(serializers.ModelSerializer):
@@ -80,3 +80,40 @@ class ErrorsSerializer(serializers.Serializer):
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Messages per parameter path, e.g. tags[0].key; 'target' for the target.",
     )
+
+
+class ChangeSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="The key field that differs from the confirmed one.")
+    was = serializers.JSONField(allow_null=True, help_text="Its value when the resource was confirmed.")
+    now = serializers.JSONField(allow_null=True, help_text="Its value in the last read.")
+
+
+class ResourceSerializer(serializers.ModelSerializer):
+    """A resource created through the portal and what AWS last said of it (no baseline: ``changes``
+    says what differs from it)."""
+
+    operation = serializers.CharField(source="operation_key")
+    type = serializers.SerializerMethodField(help_text="The operation that created it, in words.")
+    created_by = serializers.SerializerMethodField(
+        help_text="Who created it: their username when they submitted the request."
+    )
+    target = serializers.CharField(source="target.name", allow_null=True, default=None)
+    status_label = serializers.CharField(source="get_status_display", help_text="The status in words.")
+    changes = ChangeSerializer(many=True, help_text="What differs from the confirmed key fields, when changed.")
+    request: serializers.HyperlinkedRelatedField = serializers.HyperlinkedRelatedField(
+        view_name="api-request-detail", read_only=True
+    )
+
+    class Meta:
+        model = Resource
+        fields: tuple[str, ...] = (
+            "id", "operation", "type", "name", "resource_id", "target", "account_id", "region", "created_by",
+            "created_at", "request", "status", "status_label", "state", "changes", "checked_at", "check_error",
+            "status_changed_at",
+        )  # fmt: skip
+
+    def get_type(self, resource: Resource) -> str:
+        return resource_type(resource)
+
+    def get_created_by(self, resource: Resource) -> str:
+        return requested_by(resource)

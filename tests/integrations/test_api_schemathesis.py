@@ -30,6 +30,7 @@ ENDPOINTS = [
     ("POST", SUBMIT),
     ("GET", "/api/requests/"),
     ("GET", "/api/requests/{id}/"),
+    ("GET", "/api/resources/"),
 ]
 BOUNDED = settings(
     max_examples=MAX_EXAMPLES,

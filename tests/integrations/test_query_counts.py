@@ -20,8 +20,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from integrations import history
-from integrations.models import Attempt, AwsRequest, RequestStatus
-from tests.factories import make_operator, make_request, make_target, make_user
+from integrations.models import Attempt, AwsRequest, RequestStatus, Resource, ResourceStatus
+from tests.factories import make_operator, make_request, make_resource, make_target, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +31,8 @@ FEW, MORE = 3, 30
 SHOWN = {
     "page": re.compile(r'href="/requests/(\d+)/"'),
     "admin": re.compile(r'href="/admin/integrations/awsrequest/(\d+)/change/'),
+    "resources": re.compile(r'<tr id="resource-(\d+)"'),
+    "resources admin": re.compile(r'href="/admin/integrations/resource/(\d+)/change/'),
 }
 
 
@@ -77,7 +79,7 @@ def fetch(client, path: str, headers: dict | None = None) -> tuple[int, str]:
 
 
 def shown(kind: str, text: str) -> set[int]:
-    if kind == "api":
+    if kind in ("api", "resources api"):
         return {row["id"] for row in json.loads(text)["results"]}
     return {int(pk) for pk in SHOWN[kind].findall(text)}
 
@@ -178,6 +180,92 @@ def test_the_request_page_runs_as_many_queries_with_more_attempts_and_requests(c
     assert queries_more == queries_few
 
 
+# --- the Resources page, its API list and its admin -------------------------------------------------
+
+
+@pytest.fixture
+def add_resources(alice) -> Callable[[int], None]:
+    """Adds ``n`` resources of alice and bob, in two targets, in every status."""
+    bob = make_operator("bob")
+    targets = (make_target(), make_target("elsewhere", users=(alice, bob), account_id="444455556666"))
+    statuses = itertools.cycle(ResourceStatus.values)
+
+    def add(n: int) -> None:
+        for i in range(n):
+            status = next(statuses)
+            changes = [{"field": "tenantId", "was": "a", "now": "b"}] if status == ResourceStatus.CHANGED else []
+            make_resource(user=(alice, bob)[i % 2], target=targets[i % 3 > 0], status=status, changes=changes,
+                          check_error="ThrottlingException: slow down" if i % 4 == 0 else "")  # fmt: skip
+
+    return add
+
+
+def newest_resource_cursor() -> str:
+    return history.Cursor.of(Resource.objects.order_by("-created_at", "-id").first(), older=True).token()
+
+
+def oldest_resource_id() -> str:
+    return Resource.objects.order_by("pk").first().resource_id
+
+
+RESOURCE_PAGES: list[tuple[str, str, Callable[[], str], dict, bool]] = [
+    ("resources", "resources", lambda: "/resources/", {}, True),
+    ("resources with htmx", "resources", lambda: "/resources/", {"HX-Request": "true"}, True),
+    ("resources by operation", "resources", lambda: "/resources/?operation=appfabric/CreateIngestion", {}, True),
+    ("resources by status", "resources", lambda: "/resources/?status=confirmed", {}, True),
+    ("resources by user", "resources", lambda: "/resources/?user=alice", {}, True),
+    ("resources by target", "resources", lambda: "/resources/?target=elsewhere", {}, True),
+    ("resources by dates", "resources", lambda: f"/resources/?created_from={today()}&created_to={today()}", {}, True),
+    ("resources by ARN", "resources", lambda: f"/resources/?q={oldest_resource_id()}", {}, False),
+    ("resources, a later page", "resources", lambda: f"/resources/?cursor={newest_resource_cursor()}", {}, True),
+    ("resources API list", "resources api", lambda: "/api/resources/", {}, True),
+    ("resources API list, a later page", "resources api",
+     lambda: f"/api/resources/?cursor={newest_resource_cursor()}", {}, True),
+    ("resources API list by status and dates", "resources api",
+     lambda: f"/api/resources/?status=confirmed&created_from={today()}", {}, True),
+    ("resources admin change list", "resources admin", lambda: "/admin/integrations/resource/", {}, True),
+    ("resources admin change list, filtered", "resources admin",
+     lambda: "/admin/integrations/resource/?status__exact=confirmed&operation_key=appfabric/CreateIngestion", {}, True),
+    ("resources admin change list, searched", "resources admin",
+     lambda: f"/admin/integrations/resource/?q={oldest_resource_id()}", {}, False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "path", "headers", "grows"), RESOURCE_PAGES, ids=[p[0] for p in RESOURCE_PAGES]
+)
+def test_a_resources_page_runs_as_many_queries_with_thirty_more_resources(
+    client, add_resources, name, kind, path, headers, grows
+):
+    client.force_login(make_user("root", is_superuser=True, is_staff=True))
+    add_resources(FEW)
+    queries_few, text_few = fetch(client, path(), headers)
+
+    add_resources(MORE)
+    queries_more, text_more = fetch(client, path(), headers)
+
+    few, more = shown(kind, text_few), shown(kind, text_more)
+    assert few, "the page shows resources"
+    if grows:
+        assert len(more) > len(few)
+    assert queries_more == queries_few
+
+
+@pytest.mark.parametrize(("path", "kind"), [("/resources/", "resources"), ("/api/resources/", "resources api")])
+def test_an_operators_resources_run_as_many_queries_with_thirty_more_resources(
+    client, add_resources, alice, path, kind
+):
+    client.force_login(alice)
+    add_resources(FEW)
+    queries_few, text_few = fetch(client, path)
+
+    add_resources(MORE)
+    queries_more, text_more = fetch(client, path)
+
+    assert len(shown(kind, text_more)) > len(shown(kind, text_few)) > 0
+    assert queries_more == queries_few
+
+
 # --- what else keeps them fast ---------------------------------------------------------------------
 
 
@@ -188,6 +276,12 @@ def test_the_request_page_runs_as_many_queries_with_more_attempts_and_requests(c
         (AwsRequest, "awsrequest_target_created_idx", ["target_id", "created_at"]),
         (AwsRequest, "awsrequest_resource_id_idx", ["resource_id"]),
         (Attempt, "attempt_aws_request_id_idx", ["aws_request_id"]),
+        (Resource, "resource_status_created_idx", ["status", "created_at"]),
+        (Resource, "resource_operation_created_idx", ["service", "operation", "created_at"]),
+        (Resource, "resource_user_created_idx", ["created_by_id", "created_at"]),
+        (Resource, "resource_target_created_idx", ["target_id", "created_at"]),
+        (Resource, "resource_created_idx", ["created_at"]),
+        (Resource, "resource_resource_id_idx", ["resource_id"]),
     ],
 )
 def test_the_migrations_build_the_index_each_filter_and_search_needs(model, name, columns):
@@ -233,3 +327,17 @@ def test_the_admin_filters_by_the_registrys_operations(client, add):
     assert shown("admin", text) == {event.pk}
     _, text = fetch(client, "/admin/integrations/awsrequest/?operation_key=no/Such")
     assert shown("admin", text) == set()
+
+
+def test_the_resources_admin_finds_a_resource_by_its_exact_arn_only(client, add_resources):
+    client.force_login(make_user("root", is_superuser=True, is_staff=True))
+    add_resources(FEW)
+    wanted = Resource.objects.order_by("pk").first()
+
+    def found(term: str) -> set[int]:
+        _, text = fetch(client, f"/admin/integrations/resource/?q={term}")
+        return shown("resources admin", text)
+
+    assert found(f" {wanted.resource_id} ") == {wanted.pk}
+    assert found(wanted.resource_id.upper()) == set()  # exact, so that the index on resource_id answers
+    assert found(wanted.resource_id[:-1]) == set()
