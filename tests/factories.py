@@ -84,10 +84,13 @@ _resources = itertools.count(1)
 def make_resource(operation: str = "appfabric/CreateIngestion", user=None, target=None, **fields) -> Resource:
     """A resource as ``resources.record`` makes it with its request's success (confirmed unless told)."""
     n = next(_resources)
-    arn = fields.pop("resource_id", f"arn:aws:appfabric:us-east-1:111122223333:appbundle/b/ingestion/{n}")
-    aws_request = make_request(
-        operation, user=user, target=target or default_target(), status=RequestStatus.SUCCEEDED, resource_id=arn
-    )
+    aws_request = fields.pop("request", None)
+    arn = fields.pop("resource_id", aws_request.resource_id if aws_request else "")
+    arn = arn or f"arn:aws:appfabric:us-east-1:111122223333:appbundle/b/ingestion/{n}"
+    if aws_request is None:
+        aws_request = make_request(
+            operation, user=user, target=target or default_target(), status=RequestStatus.SUCCEEDED, resource_id=arn
+        )
     fields.setdefault("status", ResourceStatus.CONFIRMED)
     fields.setdefault("name", f"SLACK tenant-{n}")
     fields.setdefault("created_at", timezone.now())

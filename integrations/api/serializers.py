@@ -12,9 +12,14 @@ class AttemptSerializer(serializers.ModelSerializer):
     class Meta:
         model = Attempt
         fields = (
-            "number", "started_at", "finished_at", "outcome", "http_status", "error_code", "error_message",
-            "aws_request_id", "client_token",
+            "number", "kind", "read_call", "started_at", "finished_at", "outcome", "http_status", "error_code",
+            "error_message", "aws_request_id", "client_token",
         )  # fmt: skip
+        extra_kwargs = {
+            "kind": {"help_text": "create: the operation's call, with the client token; read_back: the created "
+                     "resource read back from AWS (its confirmation, or a re-check a person asked for), no token."},
+            "read_call": {"help_text": "The read call of a read back (service/Operation); empty for a create."},
+        }  # fmt: skip
 
 
 class DecisionSerializer(serializers.ModelSerializer):
@@ -48,14 +53,6 @@ class RequestSerializer(serializers.ModelSerializer):
     def get_parameters(self, aws_request: AwsRequest) -> dict:
         # Sensitive members are redacted unless the reader may see them (set by the view).
         return self.context["parameters_for"](aws_request)
-
-
-class RequestDetailSerializer(RequestSerializer):
-    attempts = AttemptSerializer(many=True, read_only=True)
-    decision = DecisionSerializer(read_only=True, allow_null=True, default=None)
-
-    class Meta(RequestSerializer.Meta):
-        fields = (*RequestSerializer.Meta.fields, "attempts", "decision")
 
 
 class SubmitSerializer(serializers.Serializer):
@@ -117,3 +114,18 @@ class ResourceSerializer(serializers.ModelSerializer):
 
     def get_created_by(self, resource: Resource) -> str:
         return requested_by(resource)
+
+
+class RequestDetailSerializer(RequestSerializer):
+    attempts = AttemptSerializer(many=True, read_only=True)
+    decision = DecisionSerializer(read_only=True, allow_null=True, default=None)
+    resource = ResourceSerializer(
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="What the request created and what AWS last said of it (confirmed, changed, gone); "
+        "null until the request succeeds.",
+    )
+
+    class Meta(RequestSerializer.Meta):
+        fields = (*RequestSerializer.Meta.fields, "attempts", "decision", "resource")

@@ -20,13 +20,23 @@ from integrations.models import (
     ApprovalDecision,
     ApprovalRule,
     Attempt,
+    AttemptKind,
     AttemptOutcome,
     AwsRequest,
     RequestStatus,
+    ResourceStatus,
 )
 from integrations.permissions import APPROVERS, AUDITORS, OPERATORS
 from operations import all_operations
-from tests.factories import default_target, ingestion_params, make_operator, make_request, make_target, make_user
+from tests.factories import (
+    default_target,
+    ingestion_params,
+    make_operator,
+    make_request,
+    make_resource,
+    make_target,
+    make_user,
+)
 
 INGESTION = "appfabric/CreateIngestion"
 SUBMIT = f"/api/operations/{INGESTION}/requests/"
@@ -431,6 +441,39 @@ def test_a_request_is_read_with_its_attempts(api, operator):
     assert first["aws_request_id"] == "aws-req-first"
     assert first["client_token"] == second["client_token"] == recorded.client_token
     assert (second["number"], second["outcome"], second["finished_at"]) == (2, AttemptOutcome.IN_PROGRESS, None)
+
+
+def test_a_succeeded_request_is_read_with_its_read_back_and_what_aws_says_of_its_resource(api, operator):
+    recorded = make_request(user=operator, status=RequestStatus.SUCCEEDED, resource_id="arn:aws:appfabric:x")
+    started = timezone.now()
+    Attempt.objects.create(
+        request=recorded, number=1, started_at=started, outcome=AttemptOutcome.SUCCEEDED,
+        client_token=recorded.client_token,
+    )  # fmt: skip
+    Attempt.objects.create(
+        request=recorded, number=2, started_at=started, outcome=AttemptOutcome.SUCCEEDED,
+        kind=AttemptKind.READ_BACK, read_call="appfabric/GetIngestion",
+    )  # fmt: skip
+    make_resource(user=operator, request=recorded, state="enabled")
+
+    body = api.get(f"/api/requests/{recorded.pk}/").json()
+
+    create, read_back = body["attempts"]
+    assert (create["kind"], create["read_call"], create["client_token"]) == ("create", "", recorded.client_token)
+    assert (read_back["kind"], read_back["read_call"], read_back["client_token"]) == (
+        "read_back",
+        "appfabric/GetIngestion",
+        "",
+    )
+    assert body["resource"]["status"] == ResourceStatus.CONFIRMED
+    assert body["resource"]["status_label"] == "Confirmed in AWS"
+    assert body["resource"]["state"] == "enabled"
+
+
+def test_a_request_that_created_nothing_has_no_resource(api, operator):
+    recorded = make_request(user=operator, status=RequestStatus.FAILED)
+
+    assert api.get(f"/api/requests/{recorded.pk}/").json()["resource"] is None
 
 
 def test_a_decided_request_is_read_with_its_decision(api, operator):
