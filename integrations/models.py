@@ -194,6 +194,11 @@ class AwsRequest(models.Model):
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="retries", editable=False
     )
+    # Who took the request back before it ran, and why (lifecycle.cancel, a compare-and-set).
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    cancel_reason = models.TextField(blank=True, editable=False)
 
     objects = AwsRequestQuerySet.as_manager()
 
@@ -386,6 +391,128 @@ class ApprovalDecision(models.Model):
     def __str__(self) -> str:
         verdict = "approved" if self.approved else "rejected"
         return f"request #{self.request_id} {verdict} by {self.decided_by}"
+
+
+class NotificationEvent(models.TextChoices):
+    """What a person can be told about a request (integrations/notifications.py)."""
+
+    # To approvers: a request waits for their decision.
+    AWAITING_APPROVAL = "awaiting_approval", "A request waits for my approval"
+    # To the requester: what became of their request.
+    APPROVED = "approved", "My request was approved"
+    REJECTED = "rejected", "My request was rejected"
+    SUCCEEDED = "succeeded", "My request succeeded"
+    FAILED = "failed", "My request failed"
+
+
+def all_notification_events() -> list[str]:
+    return [event.value for event in NotificationEvent]
+
+
+class NotificationPreference(models.Model):
+    """What one person wants to be told, and where: their e-mail address and/or a webhook."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    events = models.JSONField(default=all_notification_events, blank=True, help_text="NotificationEvent values.")
+    by_email = models.BooleanField("by e-mail", default=True)
+    webhook_url = models.URLField(
+        "webhook URL", max_length=2048, blank=True, help_text="Slack-compatible: a JSON body with a 'text' member."
+    )
+
+    def __str__(self) -> str:
+        return f"notifications of {self.user}"
+
+
+class GroupWebhook(models.Model):
+    """A group's shared channel (a team's Slack webhook): told the events chosen for the group."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField("webhook URL", max_length=2048)
+    events = models.JSONField(default=all_notification_events, blank=True, help_text="NotificationEvent values.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=("group", "url"), name="unique_group_webhook")]
+
+    def __str__(self) -> str:
+        return f"webhook of {self.group}"
+
+
+class Notification(models.Model):
+    """One message to one address about one request: the outbox, delivered by a task after the
+    commit of the status change it tells of, retried, and kept for the audit."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        WEBHOOK = "webhook", "Webhook"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    request = models.ForeignKey(AwsRequest, on_delete=models.CASCADE, related_name="notifications")
+    event = models.CharField(max_length=32, choices=NotificationEvent.choices)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    # An e-mail address or a webhook URL.
+    address = models.CharField(max_length=2048)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    subject = models.CharField(max_length=255)
+    body = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            # One message per event, address and request: a redelivered or repeated hand-off sends nothing twice.
+            models.UniqueConstraint(fields=("request", "event", "channel", "address"), name="unique_notification")
+        ]
+        indexes = [models.Index(fields=("status", "next_attempt_at"), name="notification_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event} of request #{self.request_id} to {self.address} ({self.status})"
+
+
+class Preset(models.Model):
+    """A filled form saved under a name, to start a request from: private, or shared with a group.
+
+    Never holds a sensitive member (``integrations.presets`` leaves them out when saving).
+    """
+
+    name = models.CharField(max_length=100)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="presets")
+    shared_with = models.ForeignKey(
+        Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="presets",
+        help_text="Empty: only you see it.",
+    )  # fmt: skip
+    service = models.CharField(max_length=64)
+    operation = models.CharField(max_length=128)
+    target = models.ForeignKey(AwsTarget, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The form's data (form names to values), without sensitive members and the client token.
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("name", "id")
+        constraints = [
+            models.UniqueConstraint(fields=("owner", "service", "operation", "name"), name="unique_preset_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.service} {self.operation})"
+
+    @property
+    def operation_key(self) -> str:
+        return operation_key(self.service, self.operation)
 
 
 class ProcessHeartbeat(models.Model):
