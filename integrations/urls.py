@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integrations import picker_views, resource_views, views
+from integrations import picker_views, preset_views, resource_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +15,10 @@ urlpatterns = [
     path("requests/<int:pk>/", views.request_detail, name="request_detail"),
     path("requests/<int:pk>/decide/", views.request_decide, name="request_decide"),
     path("requests/<int:pk>/again/", views.request_again, name="request_again"),
+    # Presets: saved forms, private or shared with a group (integrations/preset_views.py).
+    path("presets/", preset_views.preset_list, name="preset_list"),
+    path("presets/save/<str:service>/<str:name>/", preset_views.preset_save, name="preset_save"),
+    path("presets/<int:pk>/delete/", preset_views.preset_delete, name="preset_delete"),
     path("resources/", resource_views.resource_list, name="resource_list"),
     path("resources/export.csv", resource_views.resource_export, {"fmt": "csv"}, name="resource_export_csv"),
     path("resources/export.jsonl", resource_views.resource_export, {"fmt": "jsonl"}, name="resource_export_jsonl"),
