@@ -31,7 +31,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
-from integrations import pipeline, retry_policy
+from integrations import notifications, pipeline, retry_policy
 from integrations.aws_errors import Failure
 from integrations.models import (
     ApprovalDecision,
@@ -41,6 +41,7 @@ from integrations.models import (
     AwsRequest,
     AwsTarget,
     MetricsRollup,
+    NotificationEvent,
     RequestStatus,
 )
 from integrations.permissions import APPROVE, can_run
@@ -271,7 +272,15 @@ def record(
         )
         if not needs_approval:
             transaction.on_commit(lambda: pipeline.dispatch(aws_request.pk), robust=True)
+        else:
+            _announce(aws_request.pk, NotificationEvent.AWAITING_APPROVAL)
     return aws_request
+
+
+def _announce(aws_request_id: int, event: NotificationEvent) -> None:
+    """Tell people of a status change once it is committed; ``robust``: a failure to hand the
+    notifications over never undoes or blocks the change (integrations/notifications.py)."""
+    transaction.on_commit(lambda: notifications.announce(aws_request_id, event), robust=True)
 
 
 # --- four eyes: approving and rejecting ------------------------------------------------------------
@@ -299,6 +308,9 @@ def decide(aws_request: AwsRequest, user: User, *, approve: bool, reason: str = 
     reason = reason.strip()
     if not approve and not reason:
         raise DecisionError("Say why the request is rejected.")
+    refusal = reason_refusal(reason)
+    if refusal:
+        raise DecisionError(refusal)
     with transaction.atomic():
         if approve:
             moved = _move(aws_request.pk, "approve")
@@ -309,6 +321,7 @@ def decide(aws_request: AwsRequest, user: User, *, approve: bool, reason: str = 
         decision = ApprovalDecision.objects.create(
             request=aws_request, decided_by=user, approved=approve, reason=reason
         )
+        _announce(aws_request.pk, NotificationEvent.APPROVED if approve else NotificationEvent.REJECTED)
         if approve:
             transaction.on_commit(lambda: pipeline.dispatch(aws_request.pk), robust=True)
         else:
@@ -327,9 +340,31 @@ def _signed(done: str, user: User, now: dt.datetime, note: str) -> str:
 
 # --- cancelling ------------------------------------------------------------------------------------
 
+CANCELLABLE = TRANSITIONS["cancel"].sources
+REASON_LIMIT = 1000  # characters of a cancel's or a rejection's reason: a note, not a document
+
 
 class CancelError(Exception):
     """The request is running (its call may be in flight) or already finished."""
+
+
+class InvalidReasonError(ValueError):
+    """A reason the audit cannot keep as written: too long, or holding characters PostgreSQL refuses."""
+
+
+def reason_refusal(reason: str) -> str | None:
+    """Why ``reason`` cannot be recorded, in words for the person who typed it; None if it can.
+
+    Refused rather than cleaned up: the audit keeps what the person wrote, or tells them. NUL and
+    lone surrogates are valid in a Python string but PostgreSQL stores neither.
+    """
+    if len(reason) > REASON_LIMIT:
+        return f"The reason is too long: at most {REASON_LIMIT} characters (it has {len(reason)})."
+    if "\x00" in reason:
+        return "The reason holds a NUL character, which cannot be stored: remove it."
+    if any("\ud800" <= c <= "\udfff" for c in reason):
+        return "The reason holds a broken character (a lone UTF-16 surrogate), which cannot be stored: remove it."
+    return None
 
 
 def can_cancel(user: User, aws_request: AwsRequest) -> bool:
@@ -344,14 +379,24 @@ def cancel(aws_request: AwsRequest, user: User, reason: str = "") -> None:
     Only from awaiting approval, queued or retrying: a running request's AWS call may already
     have reached AWS, and cancelling it would only hide that. A task already in the broker for
     a cancelled request finds it not claimable and does nothing; the sweeper never picks it up.
-    Who cancelled it and when is kept in the error fields, as a rejection keeps its reason.
+    Who cancelled it and why are kept in their own fields (``cancelled_by``, ``cancel_reason``),
+    and, signed, in the error fields, as a rejection keeps its reason there: the history, exports
+    and API read a finished request's outcome from those. All in the one compare-and-set, so a
+    worker that claimed the request first wins and nothing of the cancel is written
+    (CancelError; ``aws_request`` is not read again, the row decides).
     """
     if not can_cancel(user, aws_request):
         raise PermissionDenied("You may not cancel this request.")
+    reason = reason.strip()
+    refusal = reason_refusal(reason)
+    if refusal:
+        raise InvalidReasonError(refusal)
     now = timezone.now()
     moved = _move(
         aws_request.pk,
         "cancel",
+        cancelled_by=user,
+        cancel_reason=reason,
         error_code="Cancelled",
         error_message=_signed("Cancelled", user, now, reason),
         finished_at=now,
@@ -561,7 +606,7 @@ def retry_later(aws_request: AwsRequest, claim_id: uuid.UUID, failure: Failure, 
 def succeed(aws_request: AwsRequest, claim_id: uuid.UUID, *, response: object, resource_id: str) -> bool:
     """Finish the request with AWS's answer and the resource it names."""
     now = timezone.now()
-    return _move(
+    moved = _move(
         aws_request.pk,
         "succeed",
         _still_ours(claim_id),
@@ -574,12 +619,15 @@ def succeed(aws_request: AwsRequest, claim_id: uuid.UUID, *, response: object, r
         next_attempt_at=None,
         updated_at=now,
     )
+    if moved:
+        _announce(aws_request.pk, NotificationEvent.SUCCEEDED)
+    return moved
 
 
 def fail(aws_request: AwsRequest, claim_id: uuid.UUID, failure: Failure) -> bool:
     """Finish the request as failed: a refusal, or retries exhausted. Nothing runs it again."""
     now = timezone.now()
-    return _move(
+    moved = _move(
         aws_request.pk,
         "fail",
         _still_ours(claim_id),
@@ -590,3 +638,6 @@ def fail(aws_request: AwsRequest, claim_id: uuid.UUID, failure: Failure) -> bool
         next_attempt_at=None,
         updated_at=now,
     )
+    if moved:
+        _announce(aws_request.pk, NotificationEvent.FAILED)
+    return moved

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from integrations.history import requested_by, resource_type
-from integrations.models import ApprovalDecision, Attempt, AwsRequest, Resource
+from integrations.models import ApprovalDecision, Attempt, AwsRequest, RequestStatus, Resource
 
 
 class AttemptSerializer(serializers.ModelSerializer):
@@ -119,13 +120,18 @@ class ResourceSerializer(serializers.ModelSerializer):
 class RequestDetailSerializer(RequestSerializer):
     attempts = AttemptSerializer(many=True, read_only=True)
     decision = DecisionSerializer(read_only=True, allow_null=True, default=None)
-    resource = ResourceSerializer(
-        read_only=True,
-        allow_null=True,
-        default=None,
+    resource = serializers.SerializerMethodField(
         help_text="What the request created and what AWS last said of it (confirmed, changed, gone); "
-        "null until the request succeeds.",
+        "null until the request succeeds."
     )
 
     class Meta(RequestSerializer.Meta):
         fields = (*RequestSerializer.Meta.fields, "attempts", "decision", "resource")
+
+    @extend_schema_field(ResourceSerializer(allow_null=True))
+    def get_resource(self, aws_request: AwsRequest) -> dict | None:
+        # Only a succeeded request has one: no query for the others (a submit's answer reads nothing back).
+        if aws_request.status != RequestStatus.SUCCEEDED:
+            return None
+        resource = Resource.objects.filter(request=aws_request).select_related("target", "request").first()
+        return ResourceSerializer(resource, context=self.context).data if resource else None
