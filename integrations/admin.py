@@ -342,3 +342,6 @@ class PortalGroupAdmin(DjangoGroupAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         allowed = super().has_delete_permission(request, obj)
         return allowed and (obj is None or may_administer_group(request.user, obj))
+
+# The notifications' admin lives beside them.
+from integrations import admin_notifications  # noqa: E402, F401

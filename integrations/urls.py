@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integrations import picker_views, preset_views, resource_views, views
+from integrations import notification_views, picker_views, preset_views, resource_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +15,8 @@ urlpatterns = [
     path("requests/<int:pk>/", views.request_detail, name="request_detail"),
     path("requests/<int:pk>/decide/", views.request_decide, name="request_decide"),
     path("requests/<int:pk>/again/", views.request_again, name="request_again"),
+    # What a person is told, and where (integrations/notification_views.py).
+    path("notifications/", notification_views.notification_settings, name="notification_settings"),
     # Presets: saved forms, private or shared with a group (integrations/preset_views.py).
     path("presets/", preset_views.preset_list, name="preset_list"),
     path("presets/save/<str:service>/<str:name>/", preset_views.preset_save, name="preset_save"),
