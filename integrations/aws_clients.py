@@ -105,13 +105,16 @@ def endpoint_url(target=None) -> str | None:
     return own or settings.AWS_ENDPOINT_URL
 
 
-def get_client(service: str, region: str, target=None, username: str = "") -> BaseClient:
+def get_client(
+    service: str, region: str, target=None, username: str = "", *, timeouts: tuple[float, float] | None = None
+) -> BaseClient:
     """A client for one call, built once per worker thread and kept while its credentials hold.
 
     Building a client costs milliseconds of CPU (botocore loads and resolves the service model),
-    so it is kept per (service, region, endpoint, identity); an identity whose assumed-role
+    so it is kept per (service, region, endpoint, identity, timeouts); an identity whose assumed-role
     credentials were renewed gets a new client in place of the old one, so the cache never grows
-    past one client per identity however long the process lives.
+    past one client per identity however long the process lives. ``timeouts`` (connect, read)
+    replace the worker's, for calls made while a person waits (the pickers' List calls).
     """
     endpoint = endpoint_url(target)
     if target is not None and target.role_arn:
@@ -128,13 +131,16 @@ def get_client(service: str, region: str, target=None, username: str = "") -> Ba
     cache = getattr(_local, "clients", None)
     if cache is None:
         cache = _local.clients = {}
-    key = (service, region, endpoint, who)
+    key = (service, region, endpoint, who, timeouts)
     credentials = (identity.get("aws_access_key_id"), identity.get("aws_session_token"))
     kept = cache.get(key)
     if kept is None or kept[0] != credentials:
+        config = client_config()
+        if timeouts is not None:
+            config = config.merge(Config(connect_timeout=timeouts[0], read_timeout=timeouts[1]))
         # boto3-stubs type a client per literal service name; ours come from the operation registry.
         session: Any = boto3.session.Session()
-        client = session.client(service, region_name=region, endpoint_url=endpoint, config=client_config(), **identity)
+        client = session.client(service, region_name=region, endpoint_url=endpoint, config=config, **identity)
         kept = cache[key] = (credentials, client)
     return kept[1]
 

@@ -400,6 +400,23 @@ AWS_SANDBOX_CREDENTIALS = not PRODUCTION and env_bool("PORTAL_AWS_SANDBOX_CREDEN
 AWS_CONNECT_TIMEOUT = env_float("PORTAL_AWS_CONNECT_TIMEOUT", 5.0)
 AWS_READ_TIMEOUT = env_float("PORTAL_AWS_READ_TIMEOUT", 20.0)
 
+# --- Pickers: a form's choices, listed from the target by the web process (integrations/choices.py) ---
+# A web request waits for these List calls, so each send is bounded more tightly than a worker's.
+PORTAL_CHOICES_CONNECT_TIMEOUT = env_float("PORTAL_CHOICES_CONNECT_TIMEOUT", 2.0)
+PORTAL_CHOICES_READ_TIMEOUT = env_float("PORTAL_CHOICES_READ_TIMEOUT", 5.0)
+# How long one person's choices of one member in one target are kept before they are listed again.
+PORTAL_CHOICES_CACHE_SECONDS = env_int("PORTAL_CHOICES_CACHE_SECONDS", 60)
+# At most this many choices (and pages) are listed for one member; beyond it, "type to narrow".
+PORTAL_CHOICES_MAX_ITEMS = env_int("PORTAL_CHOICES_MAX_ITEMS", 1000)
+PORTAL_CHOICES_MAX_PAGES = env_int("PORTAL_CHOICES_MAX_PAGES", 20)
+if PORTAL_CHOICES_CONNECT_TIMEOUT <= 0 or PORTAL_CHOICES_READ_TIMEOUT <= 0:
+    raise ImproperlyConfigured("PORTAL_CHOICES_CONNECT_TIMEOUT and PORTAL_CHOICES_READ_TIMEOUT must be positive")
+if PORTAL_CHOICES_CACHE_SECONDS < 0 or PORTAL_CHOICES_MAX_ITEMS < 1 or PORTAL_CHOICES_MAX_PAGES < 1:
+    raise ImproperlyConfigured(
+        "PORTAL_CHOICES_CACHE_SECONDS must be 0 or more; PORTAL_CHOICES_MAX_ITEMS and "
+        "PORTAL_CHOICES_MAX_PAGES at least 1"
+    )
+
 # --- Retries and the hand-off to workers ----------------------------------------------------------
 # Exponential backoff with full jitter: attempt n waits uniform(0, min(cap, base * 2**(n-1))).
 PORTAL_RETRY_MAX_ATTEMPTS = env_int("PORTAL_RETRY_MAX_ATTEMPTS", 6)

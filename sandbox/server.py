@@ -200,7 +200,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             "fault": None,
             "access_key_id": signing_key_id(self.headers.get("Authorization")),
         }
-        fault = self.server.state.draw_fault(key)
+        fault = self.server.state.draw_fault(key, region or DEFAULT_REGION)
         if fault is not None:
             log["fault"] = fault.kind
         try:

@@ -31,6 +31,8 @@ ERROR_FAULTS = {
     "throttle": ("ThrottlingException", "TooManyRequestsException"),
     "internal": ("InternalServerException", "InternalServiceError", "ServiceException", "KMSInternalException"),
     "quota": ("ServiceQuotaExceededException", "ResourceQuotaExceededException"),
+    # The caller's role may not make this call (an IAM policy, an SCP, a region refused to it).
+    "denied": ("AccessDeniedException",),
 }
 FAULT_KINDS = (*ERROR_FAULTS, "latency", "drop", "slow", "ok")
 
@@ -86,6 +88,9 @@ class Step:
 class Fault:
     id: int
     operation: str
+    # Only calls signed for this region meet the fault (None: every region), so that one target's
+    # region can be refused while another's is served.
+    region: str | None = None
     sequence: list[Step] | None = None
     step: Step | None = None
     probability: float = 1.0
@@ -96,6 +101,7 @@ class Fault:
         return {
             "id": self.id,
             "operation": self.operation,
+            "region": self.region,
             "sequence": [asdict(s) for s in self.sequence] if self.sequence is not None else None,
             "fault": asdict(self.step) if self.step else None,
             "probability": self.probability,
@@ -140,13 +146,16 @@ class SandboxState:
         """Plan a fault from the control API's JSON (see the README for its fields)."""
         if not isinstance(spec, dict):
             raise ValueError("a fault is a JSON object")
-        unknown = set(spec) - {"operation", "sequence", "fault", "probability", "seed"}
+        unknown = set(spec) - {"operation", "region", "sequence", "fault", "probability", "seed"}
         if unknown:
             raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
         operation = spec.get("operation", WILDCARD)
         if operation != WILDCARD and operation not in BEHAVIOURS and operation not in READS:
             known = ", ".join([*BEHAVIOURS, *READS])
             raise ValueError(f"unknown operation {operation!r}; expected '*' or one of {known}")
+        region = spec.get("region")
+        if region is not None and (not isinstance(region, str) or not region):
+            raise ValueError("region must be a region name such as eu-west-1")
         if ("sequence" in spec) == ("fault" in spec):
             raise ValueError("give either 'sequence' (a list of steps) or 'fault' (one step, with a 'probability')")
         probability = float(spec.get("probability", 1.0))
@@ -156,9 +165,9 @@ class SandboxState:
             if not isinstance(spec["sequence"], list) or not spec["sequence"]:
                 raise ValueError("sequence must be a non-empty list of steps")
             steps = [Step.parse(s) for s in spec["sequence"]]
-            fault = Fault(next(self._ids), operation, sequence=steps)
+            fault = Fault(next(self._ids), operation, region, sequence=steps)
         else:
-            fault = Fault(next(self._ids), operation, step=Step.parse(spec["fault"]), probability=probability)
+            fault = Fault(next(self._ids), operation, region, step=Step.parse(spec["fault"]), probability=probability)
         if spec.get("seed") is not None:
             fault._rng.seed(spec["seed"])
         with self._lock:
@@ -169,11 +178,11 @@ class SandboxState:
         with self._lock:
             self.faults.clear()
 
-    def draw_fault(self, operation: str) -> Step | None:
-        """The fault this call meets, if any: the first matching plan decides."""
+    def draw_fault(self, operation: str, region: str = DEFAULT_REGION) -> Step | None:
+        """The fault this call (signed for ``region``) meets, if any: the first matching plan decides."""
         with self._lock:
             for fault in self.faults:
-                if fault.operation not in (WILDCARD, operation):
+                if fault.operation not in (WILDCARD, operation) or fault.region not in (None, region):
                     continue
                 if fault.sequence is not None:
                     step = fault.sequence.pop(0)

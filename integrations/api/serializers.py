@@ -61,6 +61,11 @@ class SubmitSerializer(serializers.Serializer):
     parameters = serializers.DictField(help_text="The operation's API parameters, without the client token.")
 
 
+class PickerSerializer(serializers.Serializer):
+    choices_url = serializers.CharField(help_text="GET it with ?target=<name>&q=<text> and the members below.")
+    depends_on = serializers.ListField(child=serializers.CharField())
+
+
 class OperationSerializer(serializers.Serializer):
     key = serializers.CharField()
     service = serializers.CharField()
@@ -69,6 +74,11 @@ class OperationSerializer(serializers.Serializer):
     summary = serializers.CharField()
     parameters_schema = serializers.DictField(help_text="JSON Schema of the parameters, from the AWS model.")
     submit_url = serializers.CharField()
+    pickers = serializers.DictField(
+        child=PickerSerializer(),
+        help_text="The members that name an existing resource (dotted paths), each with where to fetch its "
+        "choices in a target and the members those choices depend on.",
+    )
 
 
 class ErrorsSerializer(serializers.Serializer):

@@ -66,6 +66,17 @@ def _describe(operation: Operation, api_request: Request) -> dict:
         "summary": operation.summary,
         "parameters_schema": json_schema(operation.input_shape, skip=operation.token_member),
         "submit_url": api_request.build_absolute_uri(reverse("api-submit", args=[operation.service, operation.name])),
+        # Members naming an existing resource: where their choices are listed, and the members
+        # whose values the listing needs (sent as query parameters of the same names).
+        "pickers": {
+            member: {
+                "choices_url": api_request.build_absolute_uri(
+                    reverse("api-choices", args=[operation.service, operation.name, member])
+                ),
+                "depends_on": list(picker.depends_on),
+            }
+            for member, picker in operation.pickers.items()
+        },
     }
 
 

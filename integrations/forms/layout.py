@@ -43,6 +43,10 @@ class Node:
     # A field's scalar shape and hint: what its error messages are worded from.
     shape: Shape | None = field(default=None, repr=False)
     hint: FieldHint | None = field(default=None, repr=False)
+    # A member naming an existing resource: its dotted path (the picker's key, in the choices URL)
+    # and the form names of the members its choices depend on (they are sent along).
+    picker_member: str = ""
+    picker_depends: tuple[str, ...] = ()
 
     @property
     def add_action(self) -> str:
@@ -152,7 +156,16 @@ class _Build(ShapeWalk):
             sensitive=bool(shape.metadata.get("sensitive")),
             words=self.operation.pattern_words,
         )
-        return Node("field", name, hint.label or slot.label, required=slot.required, shape=shape, hint=hint)
+        node = Node("field", name, hint.label or slot.label, required=slot.required, shape=shape, hint=hint)
+        # Pickers are declared for members, never for rows of a list or map.
+        dotted = ".".join(p for p in path if isinstance(p, str))
+        picker = self.operation.pickers.get(dotted) if all(isinstance(p, str) for p in path) else None
+        if picker is not None:
+            node.picker_member = dotted
+            node.picker_depends = tuple(field_name(tuple(d.split("."))) for d in picker.depends_on)
+            # The browser's own autofill list would cover the choices; the text is still typed freely.
+            self.fields[name].widget.attrs.update({"autocomplete": "off", "spellcheck": "false"})
+        return node
 
 
 @dataclass

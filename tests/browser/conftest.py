@@ -1,8 +1,9 @@
 """Browser tests: Chromium (Playwright) against the live server, with a real Celery worker.
 
-The live server runs in this process on the test database; it only records requests and hands
-them to the broker. The worker (tests.integrations.conftest) makes every AWS call, against the
-sandbox. Each page is checked for console errors, and ``check_accessibility`` runs axe-core.
+The live server runs in this process on the test database; it records requests and hands them to
+the broker, and lists a picker's choices (integrations.choices) from the sandbox. The worker
+(tests.integrations.conftest) makes every create and read-back call, against the sandbox. Each page
+is checked for console errors, and ``check_accessibility`` runs axe-core.
 """
 
 from __future__ import annotations
@@ -90,18 +91,20 @@ def running_worker(celery_left_as_found, portal_env, logs):  # noqa: F811 - the 
 
 
 @pytest.fixture
-def aws_calls_in_live_server(settings, monkeypatch):
-    """The live server makes no AWS call itself: its endpoint leads nowhere and its client is refused."""
-    settings.AWS_ENDPOINT_URL = NOWHERE
+def aws_calls_in_live_server(settings, monkeypatch, sandbox_server):
+    """The live server makes no create or read-back call itself: only the worker may. It may list
+    a picker's choices (integrations.choices, in the web request), against the sandbox."""
+    settings.AWS_ENDPOINT_URL = sandbox_server.url
     settings.AWS_STS_ENDPOINT_URL = NOWHERE
     calls: list[tuple] = []
 
     def refuse(*args, **kwargs):
         calls.append(args)
-        raise AssertionError("the live server tried to call AWS; only the worker may")
+        raise AssertionError("the live server tried to make a worker's AWS call; only the worker may")
 
-    monkeypatch.setattr("integrations.aws_clients.get_client", refuse)
+    # The worker's modules hold their own reference to get_client; the pickers go through aws_clients.
     monkeypatch.setattr("integrations.pipeline.get_client", refuse)
+    monkeypatch.setattr("integrations.resources.get_client", refuse)
     yield calls
     assert calls == [], f"the live server called AWS: {calls}"
 

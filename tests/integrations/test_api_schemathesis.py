@@ -31,6 +31,7 @@ ENDPOINTS = [
     ("GET", "/api/requests/"),
     ("GET", "/api/requests/{id}/"),
     ("GET", "/api/resources/"),
+    ("GET", "/api/operations/{service}/{name}/choices/{member}/"),
 ]
 BOUNDED = settings(
     max_examples=MAX_EXAMPLES,
