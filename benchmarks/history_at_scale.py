@@ -1,5 +1,6 @@
-"""The history at a million requests: p50/p95 and query count of every history page, filter and
-export, the request page, the home page, the API list and the admin change list.
+"""The history at a million requests: p50/p95 and query count of every history page, filter, search
+(exact, and by a start of 8 characters or more) and export, the request page, the home page, the
+API list and the admin change list.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python benchmarks/history_at_scale.py
 
@@ -96,7 +97,7 @@ def seed() -> None:
                 service, operation, parameters, target_id, account_id, region, idempotency_key, client_token,
                 created_by_id, created_by_username, created_at, updated_at, status, enqueued_at,
                 next_attempt_at, claim_id, lease_expires_at, finished_at, resource_id, response, error_code,
-                error_message, handoffs, attempt_base, retry_of_id)
+                error_message, handoffs, attempt_base, retry_of_id, cancel_reason)
             SELECT ({services})[op], ({names})[op], jsonb_build_object('name', 'bench-' || g),
                    {first_target} + g % 3, '111122223333', CASE g % 3 WHEN 2 THEN 'eu-west-1' ELSE 'us-east-1' END,
                    NULL, md5('token' || g)::uuid::text,
@@ -108,7 +109,7 @@ def seed() -> None:
                    CASE WHEN status = 'succeeded' THEN jsonb_build_object('id', u) END,
                    CASE WHEN status = 'failed' THEN 'ValidationException' ELSE '' END,
                    CASE WHEN status = 'failed' THEN 'Value at ''name'' failed to satisfy constraint' ELSE '' END,
-                   0, 0, NULL
+                   0, 0, NULL, ''
             FROM (
                 SELECT g, 1 + (hashint4(g) & 2147483647) % {len(OPERATIONS)} AS op,
                        md5('resource' || g)::uuid::text AS u,
@@ -129,7 +130,7 @@ def seed() -> None:
             """
             INSERT INTO integrations_attempt (
                 request_id, number, started_at, finished_at, outcome, http_status, error_code, error_message,
-                aws_request_id, client_token, worker)
+                aws_request_id, client_token, worker, kind, read_call)
             SELECT r.id, n, r.created_at + n * interval '100 ms',
                    r.created_at + n * interval '100 ms' + interval '50 ms',
                    CASE WHEN n < k THEN 'retryable_error' WHEN r.status = 'succeeded' THEN 'succeeded'
@@ -137,7 +138,7 @@ def seed() -> None:
                    CASE WHEN n < k THEN 429 WHEN r.status = 'failed' THEN 400 ELSE 200 END,
                    CASE WHEN n < k THEN 'ThrottlingException' WHEN r.status = 'failed' THEN 'ValidationException'
                         ELSE '' END,
-                   '', md5('aws' || r.id || '-' || n)::uuid::text, r.client_token, 'celery@bench'
+                   '', md5('aws' || r.id || '-' || n)::uuid::text, r.client_token, 'celery@bench', 'create', ''
             FROM (SELECT id, created_at, status, client_token, 1 + id % 5 + (id % 3 = 0)::int AS k
                   FROM integrations_awsrequest WHERE status NOT IN ('awaiting_approval', 'rejected')) AS r,
                  LATERAL generate_series(1, r.k) AS n
@@ -201,12 +202,23 @@ def pages() -> list[tuple[str, str]]:
         ("history, ARN search", q("/requests/", q=succeeded.resource_id)),
         ("history, AWS request id search", q("/requests/", q=attempt.aws_request_id)),
         ("history, client token search", q("/requests/", q=middle.client_token)),
+        # Searches by a start (integrations/history.py ``search``), through the pattern indexes of 0013.
+        ("history, ARN prefix (one request's, end cut)", q("/requests/", q=succeeded.resource_id[:-4])),
+        ("history, ARN prefix of ~1,800 old requests", q("/requests/", q=f"arn:aws:appflow:{WHERE}:connector/erp-12")),
+        ("history, ARN prefix of every connector (~160,000)", q("/requests/", q=f"arn:aws:appflow:{WHERE}:connector/")),
+        ("history, ARN prefix of every connector, deep", q("/requests/", q=f"arn:aws:appflow:{WHERE}:", cursor=deep)),
+        ("history, AWS request id prefix (8)", q("/requests/", q=attempt.aws_request_id[:8])),
+        ("history, client token prefix (8)", q("/requests/", q=middle.client_token[:8])),
+        ("history, search too short (7, refused)", q("/requests/", q="arn:aws")),
+        ("history, ARN prefix, htmx table only", q("/requests/", q=succeeded.resource_id[:-4]) + HTMX),
         ("request page", f"/requests/{middle.pk}/"),
         ("home page", "/"),
         ("CSV export, one day", q("/requests/export.csv", created_from=day, created_to=day)),
         ("API list, first page", "/api/requests/"),
         ("API list, later page (cursor)", api_later),
         ("API list, user + day", q("/api/requests/", user="user07", created_from=day, created_to=day)),
+        ("API list, ARN prefix of every connector", q("/api/requests/", q=f"arn:aws:appflow:{WHERE}:connector/")),
+        ("CSV export, client token prefix (8)", q("/requests/export.csv", q=middle.client_token[:8])),
         ("admin change list", "/admin/integrations/awsrequest/"),
         ("admin change list, filtered (status)", q("/admin/integrations/awsrequest/", status__exact="failed")),
         ("admin change list, two filters (status + operation)",
@@ -241,6 +253,12 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     for name, p50, p95, queries, code in rows:
         print(f"| {name} | {p50:.1f} | {p95:.1f} | {queries} | {code} |")
+    print()
+    # How the search by a start finds its matches: each kind through its pattern index (0013).
+    prefix = AwsRequest.objects.exclude(resource_id="").values_list("resource_id", flat=True)[0][:-4]
+    kinds = ("resource_id", "client_token", "aws_request_id")
+    for kind, (lookup, _) in zip(kinds, history.prefix_lookups(prefix), strict=True):
+        print(f"plan of the {kind} lookup:\n{lookup.explain()}\n")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from integrations import history
-from integrations.models import ApprovalDecision, ApprovalRule, Attempt, AwsRequest, AwsTarget, Resource
+from integrations.models import ApprovalDecision, ApprovalRule, Attempt, AwsRequest, AwsTarget, Preset, Resource
 from integrations.permissions import (
     RESERVED_GROUPS,
     VIEW_SENSITIVE,
@@ -192,6 +192,27 @@ class ResourceAdmin(ReadOnlyAdmin):
         return (queryset.filter(resource_id=term) if term else queryset), False
 
 
+@admin.register(Preset)
+class PresetAdmin(admin.ModelAdmin):
+    """People's saved forms: looked at and deleted here, never written (only ``integrations.presets``
+    saves one, which is what keeps sensitive members out of them)."""
+
+    list_display = ("name", "service", "operation", "owner", "shared_with", "target", "updated_at")
+    list_select_related = ("owner", "shared_with", "target")
+    list_filter = (OperationListFilter, "shared_with")
+    search_fields = ("name", "owner__username")
+    readonly_fields = ("name", "owner", "shared_with", "service", "operation", "target", "data", "created_at",
+                       "updated_at")  # fmt: skip
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(AwsTarget)
 class AwsTargetAdmin(admin.ModelAdmin):
     list_display = ("name", "account_id", "region", "role_arn", "is_active")
@@ -342,6 +363,7 @@ class PortalGroupAdmin(DjangoGroupAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         allowed = super().has_delete_permission(request, obj)
         return allowed and (obj is None or may_administer_group(request.user, obj))
+
 
 # The notifications' admin lives beside them.
 from integrations import admin_notifications  # noqa: E402, F401

@@ -4,7 +4,8 @@ counts and exports.
 Shared by the history and Resources pages, their exports and the API, so that they all filter
 alike and nobody sees through one what another hides. Everything here stays fast at a million
 rows: every filter is a lookup an index answers (dates are ranges of timestamps, never a cast of
-the column; a search is an exact match, never a substring), pages are keyset pages on
+the column; a search is a prefix of at least ``MIN_PREFIX`` characters, answered by a pattern
+index, never a substring), pages are keyset pages on
 (created_at, id) rather than OFFSETs, and the number of matches is counted only up to
 ``COUNT_CAP``. Requests and resources both have (created_at, id) and the same filters, so the
 pages, counts and CSV writing below serve both.
@@ -21,7 +22,8 @@ from typing import Any, Protocol
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, CharField, Exists, OuterRef, Q, QuerySet, Value, When
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from integrations.models import Attempt, AwsRequest, AwsTarget, RequestStatus, Resource, ResourceStatus
@@ -32,7 +34,18 @@ EXPORT_CHUNK = 500
 # Counting every match of a filter costs a scan of all of them; beyond this many the pages say
 # "more than" instead, which is all a person reading them needs.
 COUNT_CAP = 10_000
-SEARCH_HELP = "An exact match of a whole ARN or id, AWS request id or client token (not part of one)."
+# A search names one request, or the few that share a start (one app bundle's ingestions): the
+# start of an ARN, id, AWS request id or client token. Shorter starts ("arn:aws") name nothing in
+# particular and would match most of the history, so they are refused with a word rather than run.
+MIN_PREFIX = 8
+SEARCH_HELP = f"The start of an ARN or id, AWS request id or client token (at least {MIN_PREFIX} characters)."
+SEARCH_TOO_SHORT = (
+    "Type at least {n} characters of an ARN, AWS request id or client token: a shorter start matches too much "
+    "to tell requests apart (you typed {typed})."
+)
+# How many matches of one kind a search looks up by id; a start shared by more (every ingestion of a busy
+# app bundle) is searched by its own condition instead, read in the history's order (see ``search``).
+PREFIX_PROBE = 1000
 
 
 def day_start(day: dt.date) -> dt.datetime:
@@ -61,6 +74,55 @@ def matching_ids(term: str) -> QuerySet:
     )
 
 
+def prefix_lookups(prefix: str) -> list[tuple[QuerySet, Q]]:
+    """Per kind (ARN or id, client token, AWS request id): the lookup of at most PREFIX_PROBE + 1 ids of the
+    requests whose value starts with ``prefix`` (through its pattern index, migration 0013), and the
+    condition that stands for all of them."""
+    attempts = Attempt.objects.order_by().filter(aws_request_id__startswith=prefix)
+    kinds = (
+        (AwsRequest.objects.order_by().filter(resource_id__startswith=prefix).values_list("id", flat=True),
+         Q(resource_id__startswith=prefix)),
+        (AwsRequest.objects.order_by().filter(client_token__startswith=prefix).values_list("id", flat=True),
+         Q(client_token__startswith=prefix)),
+        (attempts.values_list("request_id", flat=True), Q(pk__in=attempts.values("request_id"))),
+    )  # fmt: skip
+    return [(lookup[: PREFIX_PROBE + 1], condition) for lookup, condition in kinds]
+
+
+def search(prefix: str) -> Q:
+    """The condition on requests whose ARN or id, client token or an attempt's AWS request id starts with ``prefix``.
+
+    Each kind is first looked up through its pattern index, at most PREFIX_PROBE + 1 ids of it: a start
+    that few requests share becomes a list of ids, which the page reads by primary key and sorts. A kind
+    with more matches (a broad start, such as an app bundle's ARN) becomes its own condition instead, so
+    that the database reads the history newest first and stops at a page, rather than gathering every
+    match to sort them. Never the whole history either way; three small queries whatever its size.
+    """
+    ids: set[int] = set()
+    condition = Q(pk__in=[])
+    for lookup, broad in prefix_lookups(prefix):
+        found = list(lookup)
+        if len(found) > PREFIX_PROBE:
+            condition |= broad
+        else:
+            ids.update(found)
+    if ids:
+        condition |= Q(pk__in=sorted(ids))
+    return condition
+
+
+def operation_titles(rows: QuerySet) -> QuerySet:
+    """``rows`` (requests or resources) each with ``operation_title``: "AppFabric: create an ingestion".
+
+    What the history shows instead of API names, in the words its operation filter uses. A CASE over
+    the registered operations, computed with the page's own query (no lookup per row); an operation
+    no longer registered shows as its service and API name.
+    """
+    whens = [When(service=op.service, operation=op.name, then=Value(op.title)) for op in all_operations()]
+    default = Concat("service", Value(" "), "operation", output_field=CharField())
+    return rows.annotate(operation_title=Case(*whens, default=default, output_field=CharField()))
+
+
 class HistoryFilter(forms.Form):
     operation = forms.ChoiceField(required=False)
     status = forms.ChoiceField(required=False, choices=[("", "All"), *RequestStatus.choices])
@@ -70,6 +132,7 @@ class HistoryFilter(forms.Form):
     created_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     q = forms.CharField(
         required=False,
+        max_length=2048,
         label="ARN, AWS request id or client token",
         help_text=SEARCH_HELP,
     )
@@ -81,13 +144,30 @@ class HistoryFilter(forms.Form):
             self.fields["target"].queryset = AwsTarget.usable_by(user)
         self.fields["operation"].choices = [("", "All")] + [(op.key, op.title) for op in all_operations()]
 
+    def clean_q(self) -> str:
+        term = self.cleaned_data["q"].strip()
+        if term and len(term) < MIN_PREFIX:
+            raise forms.ValidationError(SEARCH_TOO_SHORT.format(n=MIN_PREFIX, typed=len(term)), code="too_short")
+        return term
+
+    @property
+    def filtering(self) -> bool:
+        """Whether any filter is set (the page then offers to clear them); a page's cursor is no filter."""
+        return self.is_bound and any(self.data.get(name) for name in self.fields)
+
     def apply(self, requests: QuerySet) -> QuerySet:
-        """``requests`` narrowed by every valid filter; an invalid one is ignored, not fatal."""
+        """``requests`` narrowed by every valid filter; an invalid one is ignored, not fatal.
+
+        Except the search: one that cannot run (too short) matches nothing, so that a page, an
+        export or the API never answers a search with the whole history. The form says why.
+        """
         self.is_valid()
         data = self.cleaned_data  # the fields that did validate
         requests = _apply_shared(requests, data)
-        if data.get("q") and data["q"].strip():
-            requests = requests.filter(pk__in=matching_ids(data["q"].strip()))
+        if "q" in self.errors:
+            return requests.none()
+        if data.get("q"):
+            requests = requests.filter(search(data["q"]))
         return requests
 
 
@@ -113,7 +193,7 @@ def _apply_shared(rows: QuerySet, data: dict) -> QuerySet:
 def history(user, query: dict | None = None) -> tuple[HistoryFilter, QuerySet]:
     """The filter form bound to ``query`` and the requests ``user`` may see that match it."""
     form = HistoryFilter(query or None, user=user)
-    requests: QuerySet = AwsRequest.objects.select_related("created_by", "target").visible_to(user)
+    requests: QuerySet = operation_titles(AwsRequest.objects.select_related("created_by", "target").visible_to(user))
     if query:
         requests = form.apply(requests)
     return form, requests

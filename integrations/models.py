@@ -230,6 +230,14 @@ class AwsRequest(models.Model):
             models.Index(fields=("resource_id",), name="awsrequest_resource_id_idx"),
             # What /metrics reads: the requests finished since its last count (0010).
             models.Index(fields=("finished_at",), name="awsrequest_finished_idx"),
+            # The search by a prefix (LIKE 'arn:aws:appfabric:…%'): a default B-tree answers LIKE only
+            # in the "C" collation; the pattern operator class answers it in any (0013).
+            models.Index(
+                fields=("resource_id",), name="awsrequest_resource_id_like", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(
+                fields=("client_token",), name="awsrequest_client_token_like", opclasses=["varchar_pattern_ops"]
+            ),
         ]
 
     def __str__(self) -> str:
@@ -285,7 +293,13 @@ class Attempt(models.Model):
         ordering = ("request", "number")
         constraints = [models.UniqueConstraint(fields=("request", "number"), name="unique_attempt_number")]
         # The history's search finds a request by an attempt's AWS request id (added by 0009).
-        indexes = [models.Index(fields=("aws_request_id",), name="attempt_aws_request_id_idx")]
+        indexes = [
+            models.Index(fields=("aws_request_id",), name="attempt_aws_request_id_idx"),
+            # ... and by a prefix of one (0013, as AwsRequest's).
+            models.Index(
+                fields=("aws_request_id",), name="attempt_aws_request_id_like", opclasses=["varchar_pattern_ops"]
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"attempt {self.number} of request #{self.request_id}: {self.outcome}"

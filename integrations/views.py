@@ -77,7 +77,7 @@ class TargetForm(forms.Form):
 @require_GET
 def home(request: PortalRequest) -> HttpResponse:
     """What a person wants first: their recent requests, the last day at a glance, what failed."""
-    visible = (
+    visible = history.operation_titles(
         AwsRequest.objects.select_related("created_by", "target")
         .defer("parameters", "response")
         .visible_to(request.user)

@@ -12,7 +12,7 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, parsers, status
-from rest_framework.exceptions import ParseError, PermissionDenied
+from rest_framework.exceptions import ParseError, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -208,7 +208,10 @@ class RequestListView(generics.ListAPIView):
     pagination_class = KeysetPagination
 
     def get_queryset(self):
-        _, requests = history.history(self.request.user, self.request.query_params.dict())
+        form, requests = history.history(self.request.user, self.request.query_params.dict())
+        if "q" in form.errors:
+            # A search too short to be served by an index is refused, not answered with nothing.
+            raise ValidationError({"q": form.errors["q"]})
         return requests
 
     def get_serializer_context(self) -> dict:

@@ -97,6 +97,10 @@ def oldest_searchable() -> str:
     return AwsRequest.objects.order_by("pk").first().resource_id
 
 
+def oldest_client_token() -> str:
+    return AwsRequest.objects.order_by("pk").first().client_token
+
+
 def oldest_aws_request_id() -> str:
     return Attempt.objects.order_by("pk").first().aws_request_id
 
@@ -112,6 +116,10 @@ PAGES: list[tuple[str, str, Callable[[], str], dict, bool]] = [
     ("history by dates", "page", lambda: f"/requests/?created_from={today()}&created_to={today()}", {}, True),
     ("history by ARN", "page", lambda: f"/requests/?q={oldest_searchable()}", {}, False),
     ("history by AWS request id", "page", lambda: f"/requests/?q={oldest_aws_request_id()}", {}, False),
+    # Every ARN starts with ARN: a start shared by all, and one (a client token's first 8) by one.
+    ("history by an ARN's start", "page", lambda: f"/requests/?q={ARN}", {}, True),
+    ("history by a client token's start", "page", lambda: f"/requests/?q={oldest_client_token()[:8]}", {}, False),
+    ("API list by an ARN's start", "api", lambda: f"/api/requests/?q={ARN}", {}, True),
     ("history, a later page", "page", lambda: f"/requests/?cursor={newest_cursor()}", {}, True),
     ("home", "page", lambda: "/", {}, True),
     ("API list", "api", lambda: "/api/requests/", {}, True),
@@ -276,6 +284,10 @@ def test_an_operators_resources_run_as_many_queries_with_thirty_more_resources(
         (AwsRequest, "awsrequest_target_created_idx", ["target_id", "created_at"]),
         (AwsRequest, "awsrequest_resource_id_idx", ["resource_id"]),
         (Attempt, "attempt_aws_request_id_idx", ["aws_request_id"]),
+        # The searches by a start (LIKE 'prefix%'), with the pattern operator class on PostgreSQL.
+        (AwsRequest, "awsrequest_resource_id_like", ["resource_id"]),
+        (AwsRequest, "awsrequest_client_token_like", ["client_token"]),
+        (Attempt, "attempt_aws_request_id_like", ["aws_request_id"]),
         (Resource, "resource_status_created_idx", ["status", "created_at"]),
         (Resource, "resource_operation_created_idx", ["service", "operation", "created_at"]),
         (Resource, "resource_user_created_idx", ["created_by_id", "created_at"]),
