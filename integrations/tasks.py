@@ -13,7 +13,7 @@ from celery import shared_task
 from celery.signals import task_postrun, task_prerun
 from django.db import close_old_connections, connections
 
-from integrations import pipeline, resources
+from integrations import notifications, pipeline, resources
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -38,6 +38,24 @@ def check_resource(self, resource_id: int, force: bool = False, audit: bool | No
 @shared_task(ignore_result=True)
 def reconcile_resources() -> int:
     return len(resources.reconcile())
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def fan_out_notifications(request_id: int, event: str) -> int:
+    """Write the outbox rows of one status change and hand them over (safe to run twice: the rows
+    are unique per request, event, channel and address)."""
+    return len(notifications.fan_out(request_id, event))
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def deliver_notification(notification_id: int, token: str) -> str:
+    """Send one outbox row, if its hand-over (``token``) still holds it: a redelivery sends nothing."""
+    return notifications.deliver(notification_id, token)
+
+
+@shared_task(ignore_result=True)
+def send_due_notifications() -> int:
+    return len(notifications.send_due())
 
 
 @task_prerun.connect

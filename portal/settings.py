@@ -503,6 +503,11 @@ CELERY_TASK_ROUTES = {
     "integrations.tasks.sweep_stuck_requests": {"queue": PORTAL_HOUSEKEEPING_QUEUE},
     "integrations.tasks.reconcile_resources": {"queue": PORTAL_HOUSEKEEPING_QUEUE},
     "integrations.tasks.check_resource": {"queue": PORTAL_RETRY_QUEUE},
+    # Notifications: beat's selection of due messages is housekeeping; the fan-out and the sends
+    # (network calls with a short timeout) go to the workers' retry queue, like the resource checks.
+    "integrations.tasks.send_due_notifications": {"queue": PORTAL_HOUSEKEEPING_QUEUE},
+    "integrations.tasks.fan_out_notifications": {"queue": PORTAL_RETRY_QUEUE},
+    "integrations.tasks.deliver_notification": {"queue": PORTAL_RETRY_QUEUE},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = True
@@ -539,6 +544,34 @@ if PORTAL_RECONCILE_EVERY_SECONDS <= 0 or PORTAL_RECONCILE_INTERVAL_SECONDS <= 0
 if PORTAL_RECONCILE_CHECKS_PER_MINUTE < 1:
     raise ImproperlyConfigured("PORTAL_RECONCILE_CHECKS_PER_MINUTE must be at least 1")
 
+# --- Notifications (integrations/notifications.py) -------------------------------------------------
+# E-mail goes through the EMAIL_* settings above (only when EMAIL_HOST is set); webhooks get a
+# Slack-compatible JSON POST. Links in messages start with PORTAL_BASE_URL, the portal's address
+# as people reach it (https://portal.example.com); set it in production, where it has no default.
+PORTAL_BASE_URL = (env_str("PORTAL_BASE_URL") or ("" if PRODUCTION else "http://127.0.0.1:8000")).rstrip("/")
+if PORTAL_BASE_URL and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", PORTAL_BASE_URL):
+    raise ImproperlyConfigured(
+        f"PORTAL_BASE_URL must be an http(s) URL such as https://portal.example.com, not {PORTAL_BASE_URL!r}"
+    )
+# One send (SMTP conversation or webhook POST) gives up after this; a failed one is tried again
+# after base·2ⁿ⁻¹ seconds (capped, jittered), and given up as failed after the last attempt.
+PORTAL_NOTIFICATION_TIMEOUT_SECONDS = env_float("PORTAL_NOTIFICATION_TIMEOUT_SECONDS", 5.0)
+PORTAL_NOTIFICATION_MAX_ATTEMPTS = env_int("PORTAL_NOTIFICATION_MAX_ATTEMPTS", 6)
+PORTAL_NOTIFICATION_RETRY_BASE_SECONDS = env_float("PORTAL_NOTIFICATION_RETRY_BASE_SECONDS", 30.0)
+PORTAL_NOTIFICATION_RETRY_CAP_SECONDS = env_float("PORTAL_NOTIFICATION_RETRY_CAP_SECONDS", 3600.0)
+# How often beat hands over the messages that are due (retries, and any whose message was lost).
+PORTAL_NOTIFICATION_INTERVAL_SECONDS = env_float("PORTAL_NOTIFICATION_INTERVAL_SECONDS", 10.0)
+if PORTAL_NOTIFICATION_TIMEOUT_SECONDS <= 0 or PORTAL_NOTIFICATION_INTERVAL_SECONDS <= 0:
+    raise ImproperlyConfigured(
+        "PORTAL_NOTIFICATION_TIMEOUT_SECONDS and PORTAL_NOTIFICATION_INTERVAL_SECONDS must be positive"
+    )
+if PORTAL_NOTIFICATION_MAX_ATTEMPTS < 1:
+    raise ImproperlyConfigured("PORTAL_NOTIFICATION_MAX_ATTEMPTS must be at least 1")
+if not 0 < PORTAL_NOTIFICATION_RETRY_BASE_SECONDS <= PORTAL_NOTIFICATION_RETRY_CAP_SECONDS:
+    raise ImproperlyConfigured(
+        "PORTAL_NOTIFICATION_RETRY_BASE_SECONDS must be positive and at most PORTAL_NOTIFICATION_RETRY_CAP_SECONDS"
+    )
+
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-requests": {
         "task": "integrations.tasks.sweep_stuck_requests",
@@ -550,6 +583,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.reconcile_resources",
         "schedule": PORTAL_RECONCILE_INTERVAL_SECONDS,
         "options": {"expires": max(5.0, PORTAL_RECONCILE_INTERVAL_SECONDS)},
+    },
+    "send-due-notifications": {
+        "task": "integrations.tasks.send_due_notifications",
+        "schedule": PORTAL_NOTIFICATION_INTERVAL_SECONDS,
+        "options": {"expires": max(5.0, PORTAL_NOTIFICATION_INTERVAL_SECONDS)},
     },
 }
 
