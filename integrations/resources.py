@@ -301,7 +301,9 @@ def select_due(now: dt.datetime, per_target: int) -> list[int]:
     chosen: list[int] = []
     # Target by target (a short read of the (target, next_check_at) index each), rather than a
     # GROUP BY over every due row: half a second at 50,000 due resources, every run.
-    targets: list[int | None] = [*AwsTarget.objects.order_by("pk").values_list("pk", flat=True), None]
+    # A retired target (is_active off) is not read any more: its role may be gone with it.
+    active = AwsTarget.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True)
+    targets: list[int | None] = [*active, None]
     for target_id in targets:
         chosen.extend(
             Resource.objects.filter(due(now), target_id=target_id)

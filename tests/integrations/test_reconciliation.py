@@ -309,3 +309,11 @@ class TestPace:
 
         assert run_checks(sent) == [ResourceStatus.CONFIRMED, "not ours to check"]
         assert len(aws.state.calls) == calls_before + 1
+
+
+def test_the_resources_of_a_retired_target_are_not_read_again(db):
+    retired = make_target("retired", is_active=False)
+    resource = make_resource(target=retired, status=ResourceStatus.CONFIRMED)
+    Resource.objects.filter(pk=resource.pk).update(next_check_at=timezone.now() - dt.timedelta(hours=1))
+
+    assert resource.pk not in resources.select_due(timezone.now(), per_target=10)
