@@ -98,6 +98,8 @@ INSTALLED_APPS = [
     # Sign-in failures recorded, and a username+address locked out after too many (see Accounts).
     "axes",
     "drf_spectacular",
+    # Swagger UI's files for the API reference page (/api/reference/), served from here: no CDN.
+    "drf_spectacular_sidecar",
     # Who changed targets, approval rules, users, groups, grants and tokens, from what to what
     # (integrations/config_history.py).
     "simple_history",
@@ -379,6 +381,20 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SCHEMA_PATH_PREFIX": "/api/",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The API reference page: Swagger UI from drf-spectacular-sidecar's files (works offline, and the
+    # Content-Security-Policy allows only the portal's own scripts). No validator badge: it would load
+    # an image from swagger.io, which the policy refuses (and it would send the schema's address there).
+    # No deep links (each would be a link inside the operation's button: axe's nested-interactive), and no
+    # syntax colours (its themes' colours fall under 4.5:1 contrast on their own backgrounds).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False, "validatorUrl": None, "syntaxHighlight": False},
+    # Requests and resources both have a "status": each its own named enum in the document.
+    "ENUM_NAME_OVERRIDES": {
+        "RequestStatusEnum": "integrations.models.RequestStatus",
+        "ResourceStatusEnum": "integrations.models.ResourceStatus",
+    },
 }
 
 # --- AWS ------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.urls import include, path
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from integrations import accounts, metrics
 from portal import health
@@ -20,6 +21,16 @@ urlpatterns = [
     # Before the admin's own routes: the admin's sign-in, with the same checks as the portal's.
     path("admin/login/", accounts.admin_login),
     path("admin/", admin.site.urls),
+    # The API reference (Swagger UI over /api/schema/) for signed-in people: the split view serves its
+    # start-up script from its own address (?script), since the Content-Security-Policy refuses inline
+    # scripts; the page is the portal's own (templates/api_reference.html), not drf-spectacular's, whose
+    # inline <style> the policy refuses too. DRF marks its views login_not_required (it authenticates
+    # itself, answering 401): login_required sends a signed-out visitor to sign in instead, like any page.
+    path(
+        "api/reference/",
+        login_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api_reference.html")),
+        name="api_reference",
+    ),
     path("api/", include("integrations.api.urls")),
     path("", include("integrations.urls")),
 ]

@@ -37,7 +37,8 @@ class Page(HTMLParser):
             self.buttons.append(a.get("value") or "")
         elif tag == "input" and a.get("name") and a.get("type") != "submit":
             self.values[a["name"]] = a.get("value") or ""
-        elif tag == "select":
+        elif tag == "select" and a.get("name"):
+            # A select without a name is never submitted (a page control, such as the theme's).
             self._select = a.get("name")
             self.values.setdefault(self._select, "")
         elif tag == "option" and self._select and "selected" in a:

@@ -1,4 +1,4 @@
-"""Every page loads without a console error and passes axe-core: sign-in, home, history, approvals."""
+"""Every page loads without a console error and passes axe-core: sign-in, home, history, approvals, the top bar."""
 
 from __future__ import annotations
 
@@ -114,3 +114,23 @@ def test_an_approvers_pages_and_an_approval_that_runs_without_a_reload(page: Pag
     [resource] = sandbox.state.resources
     assert resource["id"] == done.resource_id
     check_accessibility(page, "request-approved")
+
+
+def test_the_top_bar_links_every_page_and_its_account_menu_opens_without_a_framework(page: Page):
+    make_user("alex", groups=(APPROVERS,))
+    sign_in(page, "alex")
+    nav = page.get_by_role("navigation", name="Main")
+    for name in ("Operations", "Presets", "History", "Resources", "Approvals", "API"):
+        expect(nav.get_by_role("link", name=name, exact=True)).to_be_visible()
+    expect(nav.get_by_role("link", name="Changes", exact=True)).to_have_count(0)  # auditors only
+
+    # The account menu is a <details>: closed, its links are hidden; opened, they work.
+    expect(nav.get_by_role("link", name="API tokens")).to_be_hidden()
+    nav.locator("details.account-menu > summary").click()
+    check_accessibility(page, "account-menu")
+    nav.get_by_role("link", name="Notifications").click()
+    expect(page).to_have_url(re.compile(r"/notifications/$"))
+
+    nav.locator("details.account-menu > summary").click()
+    nav.get_by_role("button", name="Sign out alex").click()
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
