@@ -154,6 +154,11 @@ urlpatterns = [
 # --- sessions ---------------------------------------------------------------------------------------
 
 LAST_ACTIVITY = "portal_last_activity"
+# The last activity is written at most this often: writing it on every request saved the whole
+# session on every request, so two overlapping requests (a field checked while the preview loads)
+# could each save their own copy and lose what the other put there (the review's held sensitive
+# values). The idle timeout is then exact to within this many seconds.
+ACTIVITY_RESOLUTION = 60.0
 SIGNED_IN_AT = "portal_signed_in_at"
 # The request page's status polls itself every second (hx-trigger="every 1s" on #request-status):
 # that is the page, not the person, so it neither keeps a session alive nor counts as activity.
@@ -208,7 +213,7 @@ class SessionTimeoutMiddleware:
         if signed_in_at is None:  # a session from before these clocks (or force_login): start them now
             session[SIGNED_IN_AT] = now
             session[LAST_ACTIVITY] = now
-        elif is_activity(request):
+        elif is_activity(request) and (last_activity is None or now - last_activity >= ACTIVITY_RESOLUTION):
             session[LAST_ACTIVITY] = now
         return None
 

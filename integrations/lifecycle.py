@@ -345,7 +345,29 @@ REASON_LIMIT = 1000  # characters of a cancel's or a rejection's reason: a note,
 
 
 class CancelError(Exception):
-    """The request is running (its call may be in flight) or already finished."""
+    """The request is running (its call may be in flight) or already finished: ``status`` says which."""
+
+    def __init__(self, message: str, status: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+
+    @classmethod
+    def of(cls, aws_request_id: int) -> CancelError:
+        """Why the row refused the cancel, read after the compare-and-set lost: the status it has now."""
+        status = AwsRequest.objects.filter(pk=aws_request_id).values_list("status", flat=True).first() or ""
+        if status == S.RUNNING:
+            return cls(
+                "It started running; it can no longer be cancelled: its AWS call may be in flight. "
+                "This page shows how it ends.",
+                status,
+            )
+        label = S(status).label.lower() if status in S.values else "finished"
+        if status in TRANSITIONS["cancel"].sources:
+            # A worker's attempt came and went between the page and the click: it waits again.
+            return cls(
+                f"Its status changed meanwhile (it is now {label}); cancel it again if you still want to.", status
+            )
+        return cls(f"It is already {label}; it can no longer be cancelled.", status)
 
 
 class InvalidReasonError(ValueError):
@@ -405,7 +427,7 @@ def cancel(aws_request: AwsRequest, user: User, reason: str = "") -> None:
         updated_at=now,
     )
     if not moved:
-        raise CancelError("This request is running or finished and can no longer be cancelled.")
+        raise CancelError.of(aws_request.pk)
 
 
 # --- reopening: an operator's retry with the same client token ------------------------------------

@@ -368,6 +368,8 @@ def cancel(aws_request: AwsRequest, user: User, reason: str = "") -> None:
             f"{user.get_username()} may not cancel request #{aws_request.pk}: only its author, an approver or a "
             "superuser may."
         ) from None
+    except lifecycle.InvalidReasonError as exc:
+        raise CancelRefusedError(f"The reason cannot be recorded: {exc}") from None
     except lifecycle.CancelError:
         raise CancelRefusedError(f"Request #{aws_request.pk} started running or finished meanwhile.") from None
     logger.info("Request %s cancelled by %s (shell user %s)", aws_request.pk, user.get_username(), _shell_user())

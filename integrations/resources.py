@@ -38,6 +38,7 @@ from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
+from integrations import lifecycle
 from integrations.aws_clients import get_client
 from integrations.aws_errors import Failure, classify
 from integrations.models import Attempt, AttemptKind, AttemptOutcome, AwsRequest, AwsTarget, Resource, ResourceStatus
@@ -158,12 +159,12 @@ def check(resource_id: int, *, audit: bool | None = None, force: bool = False, w
     except Exception as exc:  # every failure of the read is an outcome to record, never a crash
         failure = classify(exc)
         if attempt is not None:
-            _finish_read_back(attempt, AttemptOutcome.FAILED, failure=failure)
+            lifecycle.finish_attempt(attempt, AttemptOutcome.FAILED, failure=failure)
         return _after_failed_read(resource, operation, failure)
     meta = output.pop("ResponseMetadata", {})
     observed = _json_safe(read_back.observe(output))
     if attempt is not None:
-        _finish_read_back(
+        lifecycle.finish_attempt(
             attempt,
             AttemptOutcome.SUCCEEDED,
             http_status=meta.get("HTTPStatusCode"),
@@ -262,26 +263,6 @@ def _start_read_back(aws_request: AwsRequest, call: str, now: dt.datetime, worke
             client_token="",
             worker=worker,
         )
-
-
-def _finish_read_back(
-    attempt: Attempt,
-    outcome: AttemptOutcome,
-    *,
-    failure: Failure | None = None,
-    http_status: int | None = None,
-    aws_request_id: str = "",
-) -> None:
-    changes: dict[str, object] = {"outcome": outcome, "finished_at": timezone.now(), "http_status": http_status}
-    changes["aws_request_id"] = aws_request_id
-    if failure is not None:
-        changes.update(
-            http_status=failure.http_status,
-            error_code=failure.code,
-            error_message=failure.message[:ERROR_LIMIT],
-            aws_request_id=failure.aws_request_id,
-        )
-    Attempt.objects.filter(pk=attempt.pk).update(**changes)
 
 
 # --- the reconciliation ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ urlpatterns = [
     path("requests/export.jsonl", views.request_export, {"fmt": "jsonl"}, name="request_export_jsonl"),
     path("requests/<int:pk>/", views.request_detail, name="request_detail"),
     path("requests/<int:pk>/decide/", views.request_decide, name="request_decide"),
+    path("requests/<int:pk>/cancel/", views.request_cancel, name="request_cancel"),
     path("requests/<int:pk>/again/", views.request_again, name="request_again"),
     # What a person is told, and where (integrations/notification_views.py).
     path("notifications/", notification_views.notification_settings, name="notification_settings"),

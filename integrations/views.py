@@ -8,9 +8,9 @@ import uuid
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -19,10 +19,21 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from integrations import committed, config_history, history, lifecycle, preview
-from integrations.error_help import explain
+from integrations import committed, config_history, history, lifecycle, presets, preview, retry_policy
+from integrations.error_help import ALREADY_EXISTS, conflict_words, created_by_portal, explain
 from integrations.forms import FIELD, ROWS_ACTION, OperationForm, edit_rows, params_to_data
-from integrations.models import AwsRequest, AwsTarget, RequestStatus, Resource, ResourceStatus
+from integrations.models import (
+    ApprovalDecision,
+    ApprovalRule,
+    Attempt,
+    AttemptKind,
+    AttemptOutcome,
+    AwsRequest,
+    AwsTarget,
+    RequestStatus,
+    Resource,
+    ResourceStatus,
+)
 from integrations.permissions import (
     APPROVE,
     EXPORT,
@@ -35,7 +46,7 @@ from integrations.permissions import (
     shown_parameters,
     withheld_parameters,
 )
-from operations import Operation, operation_key
+from operations import Operation, all_operations, operation_key
 
 
 class PortalRequest(HttpRequest):
@@ -122,8 +133,31 @@ def _allowed_targets(request: PortalRequest, operation: Operation):
 
 
 def _form_page(request: PortalRequest, operation: Operation, form, target_form, targets) -> HttpResponse:
-    context = {"operation": operation, "form": form, "target_form": target_form, "has_targets": targets.exists()}
+    """The form page (or the form alone, for htmx), with an error summary once a submit was refused."""
+    summary = [("id_target", f"AWS target: {e}") for e in target_form.errors.get("target", ())]
+    summary += [(item.anchor, item.text) for item in form.error_summary]
+    context = {
+        "operation": operation,
+        "form": form,
+        "target_form": target_form,
+        "has_targets": targets.exists(),
+        "error_summary": summary,
+    }
     return _render(request, "integrations/operation_form.html", "integrations/_operation_form.html", context)
+
+
+def _preset_form_data(request: PortalRequest, operation: Operation, targets) -> tuple[dict[str, str], AwsTarget | None]:
+    """The form data and target of ``?preset=<id>``: a preset of this operation the user sees (404
+    otherwise, like any missing one); its target only if the user may still use it."""
+    raw = request.GET.get("preset", "")
+    pk = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
+    preset = get_object_or_404(
+        presets.visible(request.user).filter(service=operation.service, operation=operation.name), pk=pk
+    )
+    data = presets.form_data(preset)
+    chosen = data.pop(presets.TARGET_FIELD, None)
+    target = targets.filter(pk=chosen).first() if chosen else None
+    return data, target
 
 
 @require_http_methods(["GET", "POST"])
@@ -135,13 +169,19 @@ def operation_form(request: PortalRequest, service: str, name: str) -> HttpRespo
     operation = operation_or_404(operation_key(service, name))
     targets = _allowed_targets(request, operation)
     if request.method == "GET":
+        if "preset" in request.GET:
+            data, target = _preset_form_data(request, operation, targets)
+            form = OperationForm(operation, initial=data)
+            return _form_page(request, operation, form, TargetForm(targets, initial={"target": target}), targets)
         return _form_page(request, operation, OperationForm(operation), TargetForm(targets), targets)
     posted = _with_held_values(request)
     if posted.get(ROWS_ACTION) or posted.get(EDIT):
         # Adding or removing a row, or back from the preview: the form again with what was typed.
-        data = edit_rows(posted, posted.get(ROWS_ACTION, ""))
+        action = posted.get(ROWS_ACTION, "")
+        data = edit_rows(posted, action)
         data = {k: v for k, v in data.items() if k not in (EDIT, PREVIEW)}
-        form = OperationForm(operation, initial=data)
+        # The group whose rows changed stays open, even while its new row is empty.
+        form = OperationForm(operation, initial=data, unfold=action.partition(":")[2])
         return _form_page(
             request, operation, form, TargetForm(targets, initial={"target": data.get("target")}), targets
         )
@@ -157,10 +197,14 @@ def operation_form(request: PortalRequest, service: str, name: str) -> HttpRespo
         carried = [(k, v) for k, v in posted.items() if k not in ("csrfmiddlewaretoken", PREVIEW, *held)]
         if held:
             carried.append((HELD, held[HELD]))
+        needs_approval = ApprovalRule.applies(operation.key, target)
+        approvers = _approvers(exclude=request.user.pk) if needs_approval else []
         context = {
             "operation": operation,
             "target": target,
             "carried": carried,
+            "review": preview.review_rows(operation, form.params),
+            "approval": preview.approval_words(needs_approval, approvers, APPROVERS_NAMED),
             "boto3_code": preview.boto3_code(operation, form.params, target.region),
             "cli_command": preview.cli_command(operation, form.params, target.region),
         }
@@ -215,7 +259,8 @@ def operation_validate(request: PortalRequest, service: str, name: str) -> HttpR
     """One field checked as the person leaves it, by the same rules as on submit."""
     operation = operation_or_404(operation_key(service, name))
     _allowed_targets(request, operation)
-    form = OperationForm(operation, request.POST)
+    # Only this field is judged: a rule's error is not put on fields the person has not reached yet.
+    form = OperationForm(operation, request.POST, mirror_rules=False)
     node = form.find(request.POST.get(FIELD, ""))
     if node is None:
         return HttpResponse(status=204)
@@ -295,52 +340,229 @@ def _visible_request_or_404(request: PortalRequest, pk: int) -> AwsRequest:
 
 @require_GET
 def request_detail(request: PortalRequest, pk: int) -> HttpResponse:
-    """A request's page; its status section alone when htmx polls it (every second while it runs).
+    """A request's page; its status section alone when htmx polls it.
 
-    The poll shows the status, the result and the attempts: it neither loads the parameters (up
-    to a MiB) nor redacts them (a digest of every sensitive value), nor reads anything else only
-    the whole page shows. Every viewer of a running request asks this every second.
+    The poll shows the status in words, the result, the attempts and the Cancel button while one
+    may cancel: it neither loads the parameters (up to a MiB, except to explain a conflict) nor
+    redacts them (a digest of every sensitive value), nor reads anything else only the whole page
+    shows. Every viewer of a running request asks this every second, and of a waiting one every
+    few seconds, so that the requester sees it approved, running and done without reloading.
     """
-    visible = AwsRequest.objects.select_related("created_by", "target", "resource").visible_to(request.user)
+    visible = AwsRequest.objects.select_related(
+        "created_by", "target", "resource", "decision__decided_by", "cancelled_by"
+    ).visible_to(request.user)
     if request.htmx:
         visible = visible.defer("parameters")
     aws_request = get_object_or_404(visible, pk=pk)
     operation = operation_or_404(aws_request.operation_key)
     resource = getattr(aws_request, "resource", None)
+    decision = getattr(aws_request, "decision", None)
+    attempts = list(aws_request.attempts.all())
+    now = timezone.now()
+    words, warning = _status_words(aws_request, attempts, decision, request.user, now)
+    gave_up = _gave_up(aws_request)
     context = {
         "aws_request": aws_request,
         "operation": operation,
         "resource": resource,
-        # The page keeps asking while the request runs, and after its success until AWS confirmed it.
-        "polling": _still_changing(aws_request, resource),
+        "decision": decision,
+        "status_words": words,
+        "status_warning": warning,
+        # The page keeps asking while the request may still change by itself: while it waits for a
+        # decision (every few seconds), runs, and after its success until AWS confirmed it.
+        "poll_every": _poll_every(aws_request, resource),
         "console_url": operation.console_link(aws_request.region, aws_request.resource_id),
-        "error_help": explain(aws_request.error_code, operation),
-        "attempts": aws_request.attempts.all(),
+        "error_help": explain(aws_request.error_code, operation, gave_up=gave_up),
+        "attempts": attempts,
+        "response_json": None
+        if aws_request.response is None
+        else json.dumps(aws_request.response, indent=2, ensure_ascii=False),
+        "can_cancel": aws_request.status in lifecycle.CANCELLABLE and lifecycle.can_cancel(request.user, aws_request),
+        "reason_limit": lifecycle.REASON_LIMIT,
     }
+    if aws_request.status == RequestStatus.FAILED and aws_request.error_code in ALREADY_EXISTS:
+        context["conflict_words"] = conflict_words(operation, aws_request.parameters)
+        context["conflict_with"] = created_by_portal(aws_request, operation, request.user)
     if not request.htmx:
         parameters = shown_parameters(aws_request, request.user.has_perm(VIEW_SENSITIVE))
         context |= {
             "parameters": json.dumps(parameters, indent=2, ensure_ascii=False),
-            "decision": getattr(aws_request, "decision", None),
             # An operator's retry with a new client token (manage.py retry_request), if the viewer may see it.
             "retried_as": aws_request.retries.visible_to(request.user).order_by("pk"),
             "can_decide": aws_request.status == RequestStatus.AWAITING_APPROVAL
             and lifecycle.can_decide(request.user, aws_request),
         }
     response = _render(request, "integrations/request_detail.html", "integrations/_request_status.html", context)
-    if request.htmx and not context["polling"]:
+    if request.htmx and not context["poll_every"]:
         # 286 stops htmx polling; its body (the final state) is still swapped in.
         response.status_code = HTMX_STOP_POLLING
     return response
 
 
-def _still_changing(aws_request: AwsRequest, resource: Resource | None) -> bool:
-    """Whether the status section may still change by itself (a worker's or the confirmation's doing)."""
+POLL_SECONDS = 1
+# A decision takes minutes or days, not seconds: the requester's page asks less often meanwhile.
+AWAITING_POLL_SECONDS = 3
+
+
+def _poll_every(aws_request: AwsRequest, resource: Resource | None) -> int:
+    """Seconds between the status section's polls; 0 once nothing can change it by itself."""
     if aws_request.status == RequestStatus.AWAITING_APPROVAL:
-        return False
+        return AWAITING_POLL_SECONDS
     if not aws_request.is_finished:
-        return True
-    return resource is not None and resource.status == ResourceStatus.PENDING
+        return POLL_SECONDS
+    return POLL_SECONDS if resource is not None and resource.status == ResourceStatus.PENDING else 0
+
+
+def _gave_up(aws_request: AwsRequest) -> bool:
+    """Whether the request failed because the portal ran out of attempts (not because AWS refused it)."""
+    return aws_request.status == RequestStatus.FAILED and (
+        aws_request.error_code == "MaxAttemptsExceeded" or aws_request.error_message.startswith("Gave up after ")
+    )
+
+
+def _duration(seconds: float) -> str:
+    """A duration as people read it on a status line: "12 s", "3 min 5 s", "2 h 4 min", "3 days 2 h"."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s} s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m} min {s} s" if s else f"{m} min"
+    h, m = divmod(m, 60)
+    if h < 48:
+        return f"{h} h {m} min" if m else f"{h} h"
+    d, h = divmod(h, 24)
+    return f"{d} days {h} h" if h else f"{d} days"
+
+
+def _at(moment: dt.datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _clock(moment: dt.datetime) -> str:
+    return timezone.localtime(moment).strftime("%H:%M:%S")
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending as a sentence: a reason typed with its own full stop keeps just that one."""
+    return text if text.endswith((".", "!", "?", "…")) else f"{text}."
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _status_words(
+    aws_request: AwsRequest, attempts: list[Attempt], decision: ApprovalDecision | None, viewer: User, now: dt.datetime
+) -> tuple[str, str]:
+    """The request's status in a sentence (who, why, since when, what next), and a warning when it
+    cannot move on by itself (nobody but its author may approve it); server-rendered, so that the
+    poll refreshes the elapsed time with the rest."""
+    s = RequestStatus
+    status = aws_request.status
+    creates = [a for a in attempts if a.kind == AttemptKind.CREATE]
+    # An operator's reopen starts a new budget: "gave up after N" counts the attempts since.
+    made = len([a for a in creates if a.number > aws_request.attempt_base and a.outcome != AttemptOutcome.IN_PROGRESS])
+    last = creates[-1] if creates else None
+    if status == s.AWAITING_APPROVAL:
+        return _awaiting_words(aws_request, viewer, now)
+    if status == s.QUEUED:
+        since = aws_request.created_at
+        if decision is not None and decision.approved:
+            since = decision.decided_at
+        if last is not None and last.finished_at is not None:
+            since = max(since, last.finished_at)
+        return f"Queued for {_duration((now - since).total_seconds())}: waiting for a worker to take it.", ""
+    if status == s.RUNNING:
+        since = last.started_at if last is not None else aws_request.updated_at
+        number = f"attempt {last.number}" if last is not None else "its attempt"
+        return f"Running for {_duration((now - since).total_seconds())}: {number} is calling AWS.", ""
+    if status == s.RETRYING:
+        failed = f"Attempt {last.number} failed" if last is not None else "The last attempt failed"
+        if aws_request.error_code:
+            failed = f"{failed} ({aws_request.error_code})"
+        left = retry_policy.max_attempts() - made
+        then = f"{_plural(left, 'attempt')} left" if left > 0 else "no attempt left after the next"
+        at = aws_request.next_attempt_at
+        if at is None or at <= now:
+            return f"{failed}; the next attempt is due now and waits for a worker ({then}).", ""
+        wait = _duration((at - now).total_seconds() + 0.999)
+        return f"{failed}; the next attempt is at {_clock(at)} (in {wait}; {then}).", ""
+    if status == s.SUCCEEDED:
+        took = ""
+        if aws_request.finished_at is not None:
+            took = f" at {_at(aws_request.finished_at)}"
+        return f"Succeeded{took}, after {_plural(len(creates), 'attempt')}.", ""
+    if status == s.FAILED:
+        if _gave_up(aws_request):
+            return (
+                f"Failed: the portal gave up after {_plural(made, 'attempt')}, the most it makes. "
+                "It will not try again by itself.",
+                "",
+            )
+        refused = f" ({aws_request.error_code})" if aws_request.error_code else ""
+        return (
+            f"Failed: AWS refused the call{refused}. It is not retried, since the same call would be refused again.",
+            "",
+        )
+    if status == s.REJECTED:
+        if decision is None:
+            return f"Rejected: {_sentence(aws_request.error_message)} It will not run.", ""
+        said = _sentence(f"Rejected by {decision.decided_by.get_username()} at {_at(decision.decided_at)}"
+                         + (f": {decision.reason}" if decision.reason else ""))  # fmt: skip
+        return f"{said} It will not run.", ""
+    if status == s.CANCELLED:
+        if aws_request.cancelled_by is None:  # cancelled before who and why had fields of their own
+            return f"Cancelled. {aws_request.error_message}", ""
+        when = f" at {_at(aws_request.finished_at)}" if aws_request.finished_at else ""
+        reason = f": {aws_request.cancel_reason}" if aws_request.cancel_reason else " (no reason given)"
+        after = "No AWS call was made." if not creates else "No further AWS call will be made."
+        return f"{_sentence(f'Cancelled by {aws_request.cancelled_by.get_username()}{when}{reason}')} {after}", ""
+    return aws_request.get_status_display(), ""
+
+
+APPROVERS_NAMED = 5
+
+
+def _approvers(exclude: int) -> list[str]:
+    """The usernames (a few) of the active accounts that hold the approve permission, but ``exclude``:
+    through a group, their own grants, or as superusers. Who a waiting request waits for."""
+    app_label, codename = APPROVE.split(".")
+    holds = Q(is_superuser=True)
+    permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+    if permission is not None:
+        holds |= Q(pk__in=permission.user_set.values("pk")) | Q(
+            pk__in=User.objects.filter(groups__permissions=permission).values("pk")
+        )
+    found = User.objects.filter(holds, is_active=True).exclude(pk=exclude).order_by("username")
+    return list(found.values_list("username", flat=True)[: APPROVERS_NAMED + 1])
+
+
+def _awaiting_words(aws_request: AwsRequest, viewer: User, now: dt.datetime) -> tuple[str, str]:
+    waited = f"Waiting {_duration((now - aws_request.created_at).total_seconds())} for approval"
+    others = _approvers(exclude=aws_request.created_by_id)
+    if others:
+        named = others[:APPROVERS_NAMED]
+        if len(others) > APPROVERS_NAMED:
+            who = f"{', '.join(named)} or another approver"
+        elif len(named) == 1:
+            who = named[0]
+        else:
+            who = f"{', '.join(named[:-1])} or {named[-1]}"
+        return f"{waited} by {who}: it runs as soon as one of them approves it.", ""
+    author_approves = aws_request.created_by.has_perm(APPROVE) and aws_request.created_by.is_active
+    ask = "ask an administrator to give the approve permission (the Approvers group) to someone else"
+    if author_approves and viewer.pk == aws_request.created_by_id:
+        warning = f"Nobody but you may approve it, and nobody approves their own request: {ask}, or cancel it."
+    elif author_approves:
+        warning = f"Nobody but its requester may approve it, and nobody approves their own request: {ask}."
+    else:
+        withdraw = ", or cancel it" if viewer.pk == aws_request.created_by_id else ""
+        warning = (
+            "Nobody may approve it: no active account holds the approve permission. Ask an administrator to add "
+            f"someone to the Approvers group{withdraw}."
+        )
+    return f"{waited}.", warning
 
 
 APPROVAL_QUEUE_PAGE = 100
@@ -353,8 +575,14 @@ def approval_queue(request: PortalRequest) -> HttpResponse:
     waiting = AwsRequest.objects.filter(status=RequestStatus.AWAITING_APPROVAL).exclude(created_by=request.user)
     # The oldest first, a page of them: a queue of thousands (a long weekend) must not be a page of
     # thousands of rows, nor an exact count of them (the index on status and created_at serves both).
+    rows = list(
+        waiting.select_related("created_by", "target")
+        .defer("parameters", "response")
+        .order_by("created_at", "id")[:APPROVAL_QUEUE_PAGE]
+    )
+    titles = {op.key: op.title for op in all_operations()}
     context = {
-        "waiting": waiting.select_related("created_by", "target").order_by("created_at", "id")[:APPROVAL_QUEUE_PAGE],
+        "waiting": [(r, titles.get(r.operation_key, r.operation_key)) for r in rows],
         "count": history.capped_count(waiting),
         "page_size": APPROVAL_QUEUE_PAGE,
     }
@@ -371,6 +599,25 @@ def request_decide(request: PortalRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Request #{aws_request.pk} {'approved' if approve else 'rejected'}.")
+    return redirect(aws_request)
+
+
+@require_POST
+def request_cancel(request: PortalRequest, pk: int) -> HttpResponse:
+    """Cancel (withdraw) a request no worker is running, from its page: a plain form POST.
+
+    Someone who may see the request but not cancel it gets a 403 (``lifecycle.cancel`` decides);
+    a request a worker took meanwhile is left alone and the page says so.
+    """
+    aws_request = _visible_request_or_404(request, pk)
+    try:
+        lifecycle.cancel(aws_request, request.user, request.POST.get("reason", ""))
+    except lifecycle.InvalidReasonError as exc:
+        messages.error(request, f"Not cancelled. {exc}")
+    except lifecycle.CancelError as exc:
+        messages.error(request, f"Request #{aws_request.pk} was not cancelled. {exc}")
+    else:
+        messages.success(request, f"Request #{aws_request.pk} cancelled: nothing will run it.")
     return redirect(aws_request)
 
 

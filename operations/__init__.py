@@ -38,7 +38,22 @@ Values = Mapping[str, str]
 
 
 @dataclass(frozen=True)
-class Picker:
+class Call:
+    """An AWS call named as the registry names operations: "service/Operation" (botocore's names)."""
+
+    call: str
+
+    @property
+    def service(self) -> str:
+        return self.call.split("/", 1)[0]
+
+    @property
+    def operation(self) -> str:
+        return self.call.split("/", 1)[1]
+
+
+@dataclass(frozen=True)
+class Picker(Call):
     """Where a member that names an existing resource finds its choices: a List call in the target.
 
     ``call`` is "service/Operation" (botocore's names); it is paged by botocore's paginator for it,
@@ -49,7 +64,6 @@ class Picker:
     items that cannot be chosen. Read by ``integrations.choices`` for the forms and the API alike.
     """
 
-    call: str
     value: str
     label: str = ""
     depends_on: tuple[str, ...] = ()
@@ -57,14 +71,6 @@ class Picker:
     keep: Callable[[dict[str, Any]], bool] | None = None
     # What the list holds, in words, for "No app bundles in this target" and similar.
     noun: str = "resources"
-
-    @property
-    def service(self) -> str:
-        return self.call.split("/", 1)[0]
-
-    @property
-    def operation(self) -> str:
-        return self.call.split("/", 1)[1]
 
     def call_params(self, values: Values) -> list[dict[str, Any]] | None:
         if any(not values.get(name) for name in self.depends_on):
@@ -80,7 +86,7 @@ def dig(document: object, path: tuple[str, ...]) -> object:
 
 
 @dataclass(frozen=True)
-class ReadBack:
+class ReadBack(Call):
     """How a created resource is read back from AWS: after the create succeeds (its confirmation)
     and whenever the reconciliation checks it again.
 
@@ -92,19 +98,10 @@ class ReadBack:
     which the service says the resource does not exist.
     """
 
-    call: str
     params: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
     fields: dict[str, tuple[str, ...]]
     state: str = ""
     gone: tuple[str, ...] = ("ResourceNotFoundException",)
-
-    @property
-    def service(self) -> str:
-        return self.call.split("/", 1)[0]
-
-    @property
-    def operation(self) -> str:
-        return self.call.split("/", 1)[1]
 
     def observe(self, output: dict[str, Any]) -> dict[str, Any]:
         """The key fields of a read's output (JSON-safe values; missing ones are None)."""
@@ -130,6 +127,12 @@ class FieldHint:
     widget: str | None = None  # "textarea" for long or multi-line values
     # The value sent when the field is left empty, made when the request is recorded.
     default: Callable[[], object] | None = None
+    # The member (or group) applies only when another top-level member has one value:
+    # ("eventType", "scn.data.dataset"). The form shows it only then, and ignores what it holds
+    # otherwise; the service's own rules still judge an API call that sends it anyway.
+    shown_when: tuple[str, str] | None = None
+    # One row of a list or map, in words: "Folder" names the rows "Folder 1", "Folder 2".
+    item_label: str | None = None
 
     @property
     def choice_values(self) -> tuple[str, ...]:
@@ -169,6 +172,10 @@ class Operation:
     read_back: ReadBack | None = None
     # The created resource's name for people, from the create's parameters and response.
     resource_name: Callable[[dict[str, Any], dict[str, Any]], str] | None = None
+    # Members (dotted paths) whose values, together, may name only one resource in an account and
+    # region: a second create with the same ones is refused as a conflict ("already exists"), and
+    # the failed request's page links to the portal's request that created the existing one.
+    unique_members: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:

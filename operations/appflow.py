@@ -55,6 +55,7 @@ register(
                 "lambdaArn": ("connectorConfiguration", "connectorProvisioningConfig", "lambda", "lambdaArn"),
             },
         ),
+        unique_members=("connectorLabel",),
         resource_name=lambda params, response: _label(params, response),
         hints={
             "connectorLabel": FieldHint(
@@ -62,10 +63,16 @@ register(
             ),
             "description": FieldHint(label="Description", widget="textarea"),
             "connectorProvisioningType": FieldHint(
-                label="Provisioning type", help="How the connector is provisioned; LAMBDA is the only type."
+                label="Provisioning type",
+                help="What runs the connector: a Lambda function, the only type AppFlow offers.",
+                choices=(("LAMBDA", "Lambda function"),),
             ),
-            "connectorProvisioningConfig": FieldHint(label="Provisioning configuration"),
-            "connectorProvisioningConfig.lambda": FieldHint(label="Lambda"),
+            "connectorProvisioningConfig": FieldHint(
+                label="Provisioning configuration",
+                help="The Lambda function registered as the connector.",
+                shown_when=("connectorProvisioningType", "LAMBDA"),
+            ),
+            "connectorProvisioningConfig.lambda": FieldHint(label="Lambda", help="The function AppFlow calls."),
             "connectorProvisioningConfig.lambda.lambdaArn": FieldHint(
                 label="Lambda function ARN",
                 help="The ARN of the Lambda function behind the connector; required for LAMBDA.",

@@ -62,6 +62,7 @@ register(
                 "ScheduleExpression": ("ScheduleConfiguration", "ScheduleExpression"),
             },
         ),
+        unique_members=("Name",),
         resource_name=lambda params, response: params["Name"],
         hints={
             "Name": FieldHint(label="Name", help="The name of the DataIntegration; it must not exist yet."),
@@ -78,26 +79,31 @@ register(
             "ScheduleConfig.ScheduleExpression": FieldHint(
                 label="Schedule expression", help="How often the data is pulled, e.g. rate(1 hour)."
             ),
-            "Tags": FieldHint(label="Tags"),
+            "Tags": FieldHint(
+                label="Tags", help="Key-value pairs to assign to the data integration.", item_label="Tag"
+            ),
             "Tags.key": FieldHint(label="Key"),
             "Tags.value": FieldHint(label="Value"),
             "FileConfiguration": FieldHint(label="File configuration", help="Which files to pull from the source."),
             "FileConfiguration.Folders": FieldHint(
-                label="Folders", help="Source folders to pull all files from, recursively."
+                label="Folders", help="Source folders to pull all files from, recursively.", item_label="Folder"
             ),
             "FileConfiguration.Filters": FieldHint(
-                label="Filters", help="Restrictions on the files pulled: a field name and its allowed values."
+                label="Filters",
+                help="Restrictions on the files pulled: a field name and its allowed values.",
+                item_label="Filter",
             ),
             "FileConfiguration.Filters.key": FieldHint(label="Field"),
-            "FileConfiguration.Filters.value": FieldHint(label="Values"),
+            "FileConfiguration.Filters.value": FieldHint(label="Values", item_label="Value"),
             "ObjectConfiguration": FieldHint(
                 label="Object configuration",
                 help="What data to pull: for each object, field names and their values.",
+                item_label="Object",
             ),
             "ObjectConfiguration.key": FieldHint(label="Object"),
-            "ObjectConfiguration.value": FieldHint(label="Fields"),
+            "ObjectConfiguration.value": FieldHint(label="Fields", item_label="Field"),
             "ObjectConfiguration.value.key": FieldHint(label="Field"),
-            "ObjectConfiguration.value.value": FieldHint(label="Values"),
+            "ObjectConfiguration.value.value": FieldHint(label="Values", item_label="Value"),
         },
         words={
             (

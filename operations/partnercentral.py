@@ -7,6 +7,7 @@ from operations import FieldHint, Operation, Picker, ReadBack, register
 
 # The model types Catalog as letters; the documentation names the two catalogs.
 PARTNER_CENTRAL_CATALOGS = ("AWS", "Sandbox")
+CATALOG_NAMES = {"AWS": "AWS: the production catalog", "Sandbox": "Sandbox: for testing"}
 
 register(
     Operation(
@@ -56,16 +57,18 @@ register(
         hints={
             "Catalog": FieldHint(
                 label="Catalog",
-                help="The catalog to create the snapshot job in: AWS, or Sandbox for testing.",
-                choices=PARTNER_CENTRAL_CATALOGS,
+                help="The catalog to create the snapshot job in.",
+                choices=tuple((catalog, CATALOG_NAMES[catalog]) for catalog in PARTNER_CENTRAL_CATALOGS),
             ),
             "EngagementIdentifier": FieldHint(label="Engagement ID"),
-            "ResourceType": FieldHint(label="Resource type"),
+            "ResourceType": FieldHint(label="Resource type", help="What kind of resource is snapshotted."),
             "ResourceIdentifier": FieldHint(label="Resource ID", help="The identifier of the resource to snapshot."),
             "ResourceSnapshotTemplateIdentifier": FieldHint(
                 label="Snapshot template", help="The name of the template that defines the snapshot's schema."
             ),
-            "Tags": FieldHint(label="Tags", help="Key-value pairs to assign to the job."),
+            "Tags": FieldHint(label="Tags", help="Key-value pairs to assign to the job.", item_label="Tag"),
+            "Tags.Key": FieldHint(label="Key"),
+            "Tags.Value": FieldHint(label="Value"),
         },
         words={
             "[a-zA-Z]+": "letters only",

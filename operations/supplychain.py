@@ -16,22 +16,22 @@ ASC_INTERNAL_FIELD = "connection_id"
 
 # Each event type and the dataset it feeds, from the documentation.
 EVENT_TYPES = (
-    ("scn.data.dataset", "scn.data.dataset: any dataset named in the dataset target"),
-    ("scn.data.supplyplan", "scn.data.supplyplan: supply_plan"),
-    ("scn.data.shipmentstoporder", "scn.data.shipmentstoporder: shipment_stop_order"),
-    ("scn.data.shipmentstop", "scn.data.shipmentstop: shipment_stop"),
-    ("scn.data.shipment", "scn.data.shipment: shipment"),
-    ("scn.data.reservation", "scn.data.reservation: reservation"),
-    ("scn.data.processproduct", "scn.data.processproduct: process_product"),
-    ("scn.data.processoperation", "scn.data.processoperation: process_operation"),
-    ("scn.data.processheader", "scn.data.processheader: process_header"),
-    ("scn.data.forecast", "scn.data.forecast: forecast"),
-    ("scn.data.inventorylevel", "scn.data.inventorylevel: inv_level"),
-    ("scn.data.inboundorder", "scn.data.inboundorder: inbound_order"),
-    ("scn.data.inboundorderline", "scn.data.inboundorderline: inbound_order_line"),
-    ("scn.data.inboundorderlineschedule", "scn.data.inboundorderlineschedule: inbound_order_line_schedule"),
-    ("scn.data.outboundorderline", "scn.data.outboundorderline: outbound_order_line"),
-    ("scn.data.outboundshipment", "scn.data.outboundshipment: outbound_shipment"),
+    ("scn.data.dataset", "Any dataset, named in the dataset target"),
+    ("scn.data.supplyplan", "Supply plan"),
+    ("scn.data.shipmentstoporder", "Shipment stop order"),
+    ("scn.data.shipmentstop", "Shipment stop"),
+    ("scn.data.shipment", "Shipment"),
+    ("scn.data.reservation", "Reservation"),
+    ("scn.data.processproduct", "Process product"),
+    ("scn.data.processoperation", "Process operation"),
+    ("scn.data.processheader", "Process header"),
+    ("scn.data.forecast", "Forecast"),
+    ("scn.data.inventorylevel", "Inventory level"),
+    ("scn.data.inboundorder", "Inbound order"),
+    ("scn.data.inboundorderline", "Inbound order line"),
+    ("scn.data.inboundorderlineschedule", "Inbound order line schedule"),
+    ("scn.data.outboundorderline", "Outbound order line"),
+    ("scn.data.outboundshipment", "Outbound shipment"),
 )
 
 
@@ -60,7 +60,9 @@ def rules(params: dict[str, Any]) -> list[Violation]:
     try:
         document = json.loads(data)
     except ValueError as exc:
-        found.append(Violation(("data",), "rule", f"must be a JSON object or a JSON array; it is not JSON ({exc})"))
+        # Where the text stops being JSON, in the words of people who count from 1.
+        where = f"{exc.msg} at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else exc
+        found.append(Violation(("data",), "rule", f"must be a JSON object or a JSON array; it is not JSON: {where}"))
         return found
     if not isinstance(document, (dict, list)):
         found.append(Violation(("data",), "rule", "must be a JSON object or a JSON array"))
@@ -123,7 +125,7 @@ register(
             "instanceId": FieldHint(label="Instance ID", help="The AWS Supply Chain instance identifier."),
             "eventType": FieldHint(
                 label="Event type",
-                help="The data event type, shown with the dataset it feeds.",
+                help="Which dataset the event feeds: each type feeds the dataset of its name.",
                 choices=EVENT_TYPES,
             ),
             "data": FieldHint(
@@ -146,11 +148,19 @@ register(
                 default=_now,
             ),
             "datasetTarget": FieldHint(
-                label="Dataset target", help="Only for the scn.data.dataset event type, where it is required."
+                label="Dataset target",
+                help="The dataset the event feeds, for the event type “Any dataset” (scn.data.dataset).",
+                shown_when=("eventType", DATASET_EVENT),
             ),
             "datasetTarget.datasetIdentifier": FieldHint(label="Dataset ARN"),
             "datasetTarget.operationType": FieldHint(
-                label="Operation type", help="How the records change the dataset: APPEND, UPSERT or DELETE."
+                label="Operation type",
+                help="How the records change the dataset.",
+                choices=(
+                    ("APPEND", "Append the records"),
+                    ("UPSERT", "Insert or update the records"),
+                    ("DELETE", "Delete the records"),
+                ),
             ),
         },
         words={

@@ -135,8 +135,12 @@ class RequestDetailSerializer(RequestSerializer):
         "null until the request succeeds."
     )
 
+    cancelled_by = serializers.CharField(
+        source="cancelled_by.username", allow_null=True, default=None, help_text="Who cancelled it, if anyone."
+    )
+
     class Meta(RequestSerializer.Meta):
-        fields = (*RequestSerializer.Meta.fields, "attempts", "decision", "resource")
+        fields = (*RequestSerializer.Meta.fields, "attempts", "decision", "resource", "cancelled_by", "cancel_reason")
 
     @extend_schema_field(ResourceSerializer(allow_null=True))
     def get_resource(self, aws_request: AwsRequest) -> dict | None:

@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from integrations.api import choices, resources, views
+from integrations.api import cancel, choices, resources, views
 
 urlpatterns = [
     path("operations/", login_not_required(views.OperationListView.as_view()), name="api-operations"),
@@ -22,5 +22,6 @@ urlpatterns = [
     path("resources/", login_not_required(resources.ResourceListView.as_view()), name="api-resources"),
     path("requests/", login_not_required(views.RequestListView.as_view()), name="api-requests"),
     path("requests/<int:pk>/", login_not_required(views.RequestDetailView.as_view()), name="api-request-detail"),
+    path("requests/<int:pk>/cancel/", login_not_required(cancel.CancelView.as_view()), name="api-request-cancel"),
     path("schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
 ]

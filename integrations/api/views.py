@@ -231,7 +231,7 @@ class RequestDetailView(generics.RetrieveAPIView):
     serializer_class = RequestDetailSerializer
 
     def get_queryset(self):
-        return AwsRequest.objects.select_related("created_by", "target").visible_to(self.request.user)
+        return AwsRequest.objects.select_related("created_by", "target", "cancelled_by").visible_to(self.request.user)
 
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "parameters_for": _parameters_for(self.request.user)}

@@ -88,6 +88,14 @@ def row_indices(keys: Iterable[str], name: str) -> list[int]:
 # --- form -> parameters ---------------------------------------------------------------------------
 
 
+def applies(node: Node, values: Mapping[str, Any]) -> bool:
+    """Whether a node shown only for one choice (``Node.shown_when``) applies to these form values."""
+    if node.shown_when is None:
+        return True
+    controller, expected = node.shown_when
+    return str(values.get(controller) or "") == expected
+
+
 @dataclass
 class Collected:
     """The API parameters of a cleaned form, and where each of them came from in the form."""
@@ -148,6 +156,8 @@ class _Collect(ShapeWalk):
     def walk(self, shape: Shape, value: Any = None, path: Path = ()) -> Any:
         node: Node = value
         self.found.origins[path] = node.name
+        if not applies(node, self.cleaned_data):
+            return None  # hidden in the browser (and not sent); ignored when sent without JavaScript
         return super().walk(shape, node, path)
 
     def scalar(self, shape: Shape, node: Node, path: Path) -> Any:

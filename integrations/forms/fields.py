@@ -42,6 +42,23 @@ class TimestampField(forms.Field):
         return moment.isoformat()
 
 
+def choice_words(value: str, label: str) -> str:
+    """A documented value as a dropdown shows it: its words with the raw value beside them, since
+    the raw value is what the AWS documentation, the CLI and the request page say."""
+    return value if label in ("", value) else f"{label} ({value})"
+
+
+def _choice_field(choices: tuple[str | tuple[str, str], ...], common: dict[str, Any]) -> forms.ChoiceField:
+    """A dropdown of documented values; a single one is chosen already (there is nothing to decide),
+    and when the member is required the empty choice is not even offered."""
+    pairs = [(c, c) if isinstance(c, str) else (c[0], choice_words(c[0], c[1])) for c in choices]
+    if len(pairs) == 1:
+        only = pairs[0][0]
+        offered = pairs if common["required"] else [("", "—"), *pairs]
+        return forms.ChoiceField(choices=offered, initial=only, **common)
+    return forms.ChoiceField(choices=[("", "—"), *pairs], **common)
+
+
 def make_field(
     shape: Shape, hint: FieldHint, label: str, required: bool, sensitive: bool, words: Mapping[str, str]
 ) -> forms.Field:
@@ -50,19 +67,18 @@ def make_field(
     The scalar type picks the widget and the parsing (numbers, booleans, timestamps); text is
     kept exactly as typed, because the model, not the form, decides which spaces are allowed.
     """
+    enum = getattr(shape, "enum", None)  # only string shapes have one
+    choices = hint.choices or (tuple(enum) if enum else None)
     help_parts = [hint.help or first_paragraph(shape)]
-    # Declared choices are the real constraint (the model only says "1–255 characters").
-    said = hint.words or (f"one of {', '.join(hint.choice_values)}" if hint.choices else describe(shape, words))
+    # A dropdown shows its choices: the help does not list them again.
+    said = hint.words or (None if choices else describe(shape, words))
     if said:
         help_parts.append(f"Constraint: {said}.")
     help_text = " ".join(p for p in help_parts if p)
     common: dict[str, Any] = {"label": hint.label or label, "required": required, "help_text": help_text}
     kind = shape.type_name
-    enum = getattr(shape, "enum", None)  # only string shapes have one
-    choices = hint.choices or (tuple(enum) if enum else None)
     if choices:
-        pairs = [(c, c) if isinstance(c, str) else c for c in choices]
-        return forms.ChoiceField(choices=[("", "—"), *pairs], **common)
+        return _choice_field(choices, common)
     if kind in ("integer", "long"):
         return forms.IntegerField(min_value=shape.metadata.get("min"), max_value=shape.metadata.get("max"), **common)
     if kind in ("float", "double"):
@@ -76,7 +92,9 @@ def make_field(
         )
     if kind == "timestamp":
         return TimestampField(**common)
-    widget = forms.Textarea(attrs={"rows": 6}) if (hint.widget == "textarea" or sensitive) else forms.TextInput
+    # A payload (sensitive, JSON) gets room; a description grows as it is typed into (browsers let it).
+    rows = 6 if sensitive else 3
+    widget = forms.Textarea(attrs={"rows": rows}) if (hint.widget == "textarea" or sensitive) else forms.TextInput
     # No stripping: a value AWS accepts with its spaces must arrive with them.
     text = forms.CharField(widget=widget, strip=False, **common)
     # NUL is refused by the one validation path (operations.checks), in the same words as in the

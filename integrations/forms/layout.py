@@ -47,6 +47,17 @@ class Node:
     # and the form names of the members its choices depend on (they are sent along).
     picker_member: str = ""
     picker_depends: tuple[str, ...] = ()
+    # Where the node sits, in the labels' words ("File configuration › Folder 1"): what the error
+    # summary links say.
+    words: str = ""
+    # One row of a list or map in words ("Folder"), for row labels and the row buttons.
+    item_label: str = ""
+    # Applies only when a top-level field has one value: (that field's form name, the value).
+    shown_when: tuple[str, str] | None = None
+    # An optional group, folded (a <details>) until it holds a value or an error, so that a form
+    # of many nested groups fits a screen; ``open`` is decided when the form is shown.
+    collapsible: bool = False
+    open: bool = False
 
     @property
     def add_action(self) -> str:
@@ -90,6 +101,7 @@ class _Build(ShapeWalk):
         hint = self._hint(path)
         node = Node("struct", field_name(path), hint.label or slot.label, hint.help or first_paragraph(shape))
         node.required = slot.required
+        node.shown_when = _condition(hint, path)
         for member, member_shape in shape.members.items():
             if not path and member == self.operation.token_member:
                 continue  # the portal creates and keeps the client token
@@ -111,6 +123,8 @@ class _Build(ShapeWalk):
         doc = (hint.help or first_paragraph(shape)) + (f" Constraint: {words}." if words else "")
         node = Node("rows", field_name(path), hint.label or slot.label, doc, is_map=is_map, required=slot.required)
         node.path_label = path_label(path)
+        node.item_label = hint.item_label or node.label
+        node.shown_when = _condition(hint, path)
         sent = self.rows.rows(node.name)
         if not sent:
             # A new form offers one empty row to fill; a submitted one has exactly the rows sent.
@@ -126,8 +140,8 @@ class _Build(ShapeWalk):
         node, indices = self._rows(shape, slot, path, is_map=False)
         for position, i in enumerate(indices, start=1):
             row = self.walk(shape.member, _Slot(f"item {position}", True), (*path, i))
-            if row.kind == "field":  # one value a row: "Folders 2", not the list's own label again
-                row.label = self.fields[row.name].label = f"{node.label} {position}"
+            if row.kind == "field":  # one value a row: "Folder 2", not the list's own label again
+                row.label = self.fields[row.name].label = f"{node.item_label} {position}"
             node.children.append(row)
         return node
 
@@ -157,6 +171,7 @@ class _Build(ShapeWalk):
             words=self.operation.pattern_words,
         )
         node = Node("field", name, hint.label or slot.label, required=slot.required, shape=shape, hint=hint)
+        node.shown_when = _condition(hint, path)
         # Pickers are declared for members, never for rows of a list or map.
         dotted = ".".join(p for p in path if isinstance(p, str))
         picker = self.operation.pickers.get(dotted) if all(isinstance(p, str) for p in path) else None
@@ -187,7 +202,47 @@ def build_layout(operation: Operation, keys: Iterable[str], *, bound: bool) -> L
     """
     builder = _Build(operation, keys, bound=bound)
     root = builder.walk(operation.input_shape, _Slot("", True))
+    for child in root.children:
+        _finish(child, "", conditional=False)
     return Layout(root, builder.fields, builder.refused)
+
+
+def _condition(hint: FieldHint, path: Path) -> tuple[str, str] | None:
+    """The hint's ``shown_when`` as form names; declared for members only, never for rows."""
+    if hint.shown_when is None or not all(isinstance(p, str) for p in path):
+        return None
+    member, value = hint.shown_when
+    return field_name(tuple(member.split("."))), value
+
+
+def _words(within: str, label: str) -> str:
+    return f"{within} › {label}" if within else label
+
+
+def _finish(node: Node, within: str, *, conditional: bool) -> None:
+    """Name each node in words and decide which groups fold.
+
+    Every optional group folds, except one shown only for some choices (and what it holds): it
+    appears because it now applies, and the operation's rules then require it, so folding it would
+    hide what the person must fill in.
+    """
+    node.words = _words(within, node.label)
+    conditional = conditional or node.shown_when is not None
+    if node.kind == "field":
+        return
+    node.collapsible = not node.required and not conditional
+    if node.kind == "struct":
+        for child in node.children:
+            _finish(child, node.words, conditional=conditional)
+        return
+    for position, row in enumerate(node.children, start=1):
+        row_words = _words(within, f"{node.item_label} {position}")
+        if row.kind == "field":
+            row.words = row_words
+            continue
+        row.words = row_words
+        for child in row.children:
+            _finish(child, row_words, conditional=conditional)
 
 
 def unbounded_rows_cap() -> int:

@@ -22,7 +22,7 @@ document.addEventListener("htmx:afterSettle", (event) => {
   if (!swapped || swapped.id !== "operation-form") return;
   const preview = swapped.querySelector("#preview-heading");
   if (preview) {
-    document.title = `Preview · ${document.title.replace(/^Preview · /, "")}`;
+    document.title = `Review · ${document.title.replace(/^(Preview|Review) · /, "")}`;
     preview.focus();
     return;
   }

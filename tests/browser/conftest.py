@@ -84,7 +84,9 @@ def celery_left_as_found():
 
 @pytest.fixture(scope="package")
 def running_worker(celery_left_as_found, portal_env, logs):  # noqa: F811 - the imported fixtures
-    """The real worker for these tests, stopped when they are done."""
+    """The real worker for these tests, stopped when they are done (nothing earlier tests left in
+    the queues is its to run)."""
+    celery_app.control.purge()
     worker = processes.start_worker(portal_env, logs)
     yield worker
     worker.stop()

@@ -24,6 +24,12 @@ def signed_in_page(page: Page) -> Page:
     return page
 
 
+def open_folds(page: Page) -> None:
+    """Open every folded group, as a person clicks a group's summary before filling it (form.js keeps
+    them open across swaps)."""
+    page.evaluate("() => document.querySelectorAll('#operation-form details.fold').forEach(d => { d.open = true; })")
+
+
 def mark_page(page: Page) -> None:
     """A marker that survives only as long as the page is not reloaded or left."""
     page.evaluate("() => { window.__samePage = true; }")
@@ -62,6 +68,7 @@ def test_an_error_appears_beside_a_field_as_soon_as_it_is_left_with_a_bad_value(
 def test_a_refused_submit_keeps_every_typed_value_and_says_what_is_wrong(signed_in_page: Page):
     page = signed_in_page
     page.goto(DATA_INTEGRATION_FORM)
+    open_folds(page)
     typed = {**FORMS["appintegrations/CreateDataIntegration"], "Name": "crm accounts!"}
     del typed["KmsKey"]  # required, left empty
     fill_form(page, typed)
@@ -90,10 +97,11 @@ def test_rows_added_and_removed_keep_what_was_typed_and_survive_the_preview(sign
     mark_page(page)
     rows = page.locator("#rows-tags > .row")
     type_into(page, "tenantId", "acme")
+    page.locator("#fold-tags > summary").click()  # tags are optional: folded until opened
     type_into(page, "tags__0__key", "team")
     type_into(page, "tags__0__value", "security")
 
-    add = page.get_by_role("button", name="Add tags row")
+    add = page.get_by_role("button", name="Add tag row")
     add.click()
     expect(rows).to_have_count(2)
     expect(field(page, "tags__1__key")).to_have_value("")
@@ -106,21 +114,21 @@ def test_rows_added_and_removed_keep_what_was_typed_and_survive_the_preview(sign
     type_into(page, "tags__2__value", "olivia")
     check_accessibility(page, "form-rows")
 
-    page.get_by_role("button", name="Remove Tags 2").click()
+    page.get_by_role("button", name="Remove Tag 2").click()
 
     expect(rows).to_have_count(2)
     expect(add).to_be_focused()  # not lost at the top of the page
     kept = {"tenantId": "acme", "tags__0__key": "team", "tags__0__value": "security", "tags__1__key": "owner",
             "tags__1__value": "olivia"}  # fmt: skip
     expect_values(page, kept)
-    expect(page.get_by_role("button", name="Remove Tags 3")).to_have_count(0)
+    expect(page.get_by_role("button", name="Remove Tag 3")).to_have_count(0)
     assert_same_page(page)
 
     # The rest of the form, the preview, and back to edit: nothing typed is lost on the way.
     fill_form(page, {"appBundleIdentifier": BUNDLE, "app": "SLACK", "ingestionType": "auditLog"})
     page.get_by_role("button", name="Preview the call").click()
     expect(page.locator("#preview-heading")).to_be_focused()
-    expect(page).to_have_title(re.compile(r"^Preview · "))
+    expect(page).to_have_title(re.compile(r"^Review · "))
     expect(page.locator("#preview-boto3")).to_contain_text("{'key': 'owner', 'value': 'olivia'}")
     expect(page.locator("#preview-boto3")).not_to_contain_text("cost-centre")
     page.get_by_role("button", name="Back to edit").click()

@@ -11,6 +11,7 @@ from integrations.models import AwsRequest, RequestStatus
 from operations import get_operation
 from tests.browser.conftest import check_accessibility, sign_in
 from tests.browser.forms import expect_values, fill_form
+from tests.browser.test_forms import open_folds
 from tests.factories import make_operator
 from tests.integrations.test_end_to_end_operations import FORMS
 
@@ -30,9 +31,11 @@ def test_a_person_fills_previews_and_runs_each_operation_then_runs_it_again(key,
     expect(page.get_by_role("heading", level=1, name=operation.title)).to_be_visible()
     check_accessibility(page, f"form-{slug}")
 
+    open_folds(page)
     fill_form(page, values)
     expect(page.locator("#operation-form .errors")).to_have_count(0)
     page.get_by_role("button", name="Preview the call").click()
+    page.locator("#preview-code > summary").click()  # the exact call, folded below the review table
 
     boto3_code = page.locator("#preview-boto3")
     cli_command = page.locator("#preview-cli")

@@ -15,6 +15,7 @@ from operations import get_operation
 from sandbox import demo
 from tests.browser.conftest import check_accessibility, settle, sign_in
 from tests.browser.forms import fill_form
+from tests.browser.test_forms import open_folds
 from tests.factories import make_operator, make_target
 from tests.integrations.test_end_to_end_operations import FORMS
 
@@ -104,6 +105,7 @@ def test_a_person_picks_every_identifier_runs_the_request_and_sees_it_confirmed_
     page.get_by_role("link", name="Operations").click()
     page.get_by_role("link", name=operation.title).click()
     expect(page.get_by_role("heading", level=1, name=operation.title)).to_be_visible()
+    open_folds(page)
     fill_form(page, typed)
     for name, value in picks.items():
         pick(page, name, value)
@@ -134,6 +136,7 @@ def test_a_dependent_picker_waits_for_and_then_follows_what_it_depends_on(page: 
     make_operator("olivia")
     sign_in(page, "olivia")
     page.goto("/operations/supplychain/SendDataIntegrationEvent/")
+    page.locator("#id_eventType").select_option("scn.data.dataset")  # the dataset target applies to it only
     datasets = picker(page, "datasetTarget__datasetIdentifier")
     status = page.locator("#id_datasetTarget__datasetIdentifier_choices_status")
 

@@ -49,6 +49,9 @@ def worker(portal_env, logs):
     Not by the whole session: a worker left running would take the tasks that later modules'
     transactional tests publish, and write to tables while those tests' teardown truncates them
     (a deadlock on PostgreSQL)."""
+    # What earlier modules' in-process tests published with no worker to take it (resource checks,
+    # notifications, hand-offs of rows long gone) is not this worker's to run.
+    celery_app.control.purge()
     process = processes.start_worker(portal_env, logs)
     beat = processes.start_beat(portal_env, logs)
     yield process

@@ -241,6 +241,14 @@ def test_activity_keeps_a_session_alive(operator_client, settings):
     assert operator_client.session[LAST_ACTIVITY] > almost + 59
 
 
+def test_the_last_activity_is_written_once_a_minute_not_on_every_request(operator_client):
+    recent = time.time() - 30
+    set_clock(operator_client, **{LAST_ACTIVITY: recent})
+
+    assert operator_client.get("/operations/").status_code == 200
+    assert operator_client.session[LAST_ACTIVITY] == recent
+
+
 def test_the_request_pages_status_polling_is_not_activity(operator_client, settings):
     earlier = time.time() - 600
     set_clock(operator_client, **{LAST_ACTIVITY: earlier})

@@ -720,3 +720,113 @@ def test_a_token_of_a_deactivated_user_is_refused(client, operator):
     operator.save()
 
     assert api.get("/api/requests/").status_code == 401
+
+
+# --- cancelling ----------------------------------------------------------------------------------
+
+
+def cancel_url(aws_request: AwsRequest) -> str:
+    return f"/api/requests/{aws_request.pk}/cancel/"
+
+
+@pytest.mark.parametrize("status", [RequestStatus.AWAITING_APPROVAL, RequestStatus.QUEUED, RequestStatus.RETRYING])
+def test_the_requester_cancels_a_waiting_request_with_a_reason_and_reads_who_and_why(api, operator, status):
+    waiting = make_request(user=operator, status=status)
+
+    response = api.post(cancel_url(waiting), {"reason": "Wrong tenant."})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["id"], body["status"], body["cancelled_by"], body["cancel_reason"]) == (
+        waiting.pk, "cancelled", "operator", "Wrong tenant."
+    )  # fmt: skip
+    cancelled = AwsRequest.objects.get(pk=waiting.pk)
+    assert (cancelled.status, cancelled.cancelled_by, cancelled.cancel_reason) == (
+        RequestStatus.CANCELLED, operator, "Wrong tenant."
+    )  # fmt: skip
+
+
+def test_a_cancel_without_a_body_needs_no_reason(api, operator):
+    queued = make_request(user=operator)
+
+    response = api.client.post(cancel_url(queued), headers=api.headers)
+
+    assert response.status_code == 200
+    assert response.json()["cancel_reason"] == ""
+
+
+@pytest.mark.parametrize("status", [RequestStatus.RUNNING, RequestStatus.SUCCEEDED, RequestStatus.CANCELLED])
+def test_a_request_that_can_no_longer_be_cancelled_is_a_conflict_with_its_status(api, operator, status):
+    aws_request = make_request(user=operator, status=status)
+    before = AwsRequest.objects.values().get(pk=aws_request.pk)
+
+    response = api.post(cancel_url(aws_request), {"reason": "too late"})
+
+    assert response.status_code == 409
+    assert response.json()["status"] == status
+    assert "can no longer be cancelled" in response.json()["detail"]
+    assert AwsRequest.objects.values().get(pk=aws_request.pk) == before
+
+
+def test_a_running_request_is_refused_in_the_words_of_the_race(api, operator):
+    running = make_request(user=operator, status=RequestStatus.RUNNING)
+
+    detail = api.post(cancel_url(running), {}).json()["detail"]
+
+    assert detail.startswith("It started running; it can no longer be cancelled")
+
+
+def test_someone_elses_request_one_may_not_see_is_not_found(api):
+    theirs = make_request(user=make_operator("someone-else"))
+
+    assert api.post(cancel_url(theirs), {}).status_code == 404
+    assert api.post("/api/requests/999999/cancel/", {}).status_code == 404
+    assert AwsRequest.objects.get(pk=theirs.pk).status == RequestStatus.QUEUED
+
+
+def test_one_who_may_see_a_request_but_not_cancel_it_is_forbidden(auditor_api):
+    theirs = make_request(user=make_operator("someone-else"))
+
+    response = auditor_api.post(cancel_url(theirs), {"reason": "no"})
+
+    assert response.status_code == 403
+    assert "only its author or an approver" in response.json()["detail"]
+    assert AwsRequest.objects.get(pk=theirs.pk).status == RequestStatus.QUEUED
+
+
+def test_an_approver_cancels_someone_elses_request(client, db):
+    theirs = make_request(user=make_operator("someone-else"), status=RequestStatus.AWAITING_APPROVAL)
+    approver_api = Api(client, make_user("alex", groups=(APPROVERS,)))
+
+    assert approver_api.post(cancel_url(theirs), {}).json()["cancelled_by"] == "alex"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"reason": "x" * 1001}, {"reason": "a\x00b"}, {"reason": "a\ud800b"}, {"reason": None}, {"reason": ["a"]}, []],
+    ids=["too-long", "nul", "surrogate", "null", "a-list", "not-an-object"],
+)
+def test_a_reason_that_cannot_be_kept_is_a_400_and_cancels_nothing(api, operator, body):
+    queued = make_request(user=operator)
+
+    response = api.post(cancel_url(queued), body)
+
+    assert response.status_code == 400
+    assert AwsRequest.objects.get(pk=queued.pk).status == RequestStatus.QUEUED
+
+
+def test_the_cancel_endpoint_is_documented_with_its_refusals(api):
+    spec = api.get("/api/schema/", {"format": "json"}).json()
+
+    cancel = spec["paths"]["/api/requests/{id}/cancel/"]["post"]
+    assert set(cancel["responses"]) >= {"200", "400", "403", "404", "409"}
+    assert "reason" in json.dumps(cancel["requestBody"])
+
+
+def test_a_search_too_short_for_the_index_is_refused_with_the_reason(api, operator):
+    make_request(user=operator)
+
+    response = api.get("/api/requests/", {"q": "arn:aws"})
+
+    assert response.status_code == 400
+    assert "at least 8 characters" in response.json()["q"][0]

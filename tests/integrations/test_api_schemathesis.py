@@ -32,6 +32,7 @@ ENDPOINTS = [
     ("GET", "/api/requests/{id}/"),
     ("GET", "/api/resources/"),
     ("GET", "/api/operations/{service}/{name}/choices/{member}/"),
+    ("POST", "/api/requests/{id}/cancel/"),
 ]
 BOUNDED = settings(
     max_examples=MAX_EXAMPLES,

@@ -13,6 +13,7 @@ import time
 
 import pytest
 from celery import Celery
+from django.conf import settings
 from kombu import Connection
 
 from integrations import pipeline
@@ -109,9 +110,15 @@ def test_redis_urls_get_the_portals_transport_and_rabbitmq_urls_publisher_confir
 
 def test_the_sweeper_reads_how_many_messages_wait_in_the_work_queue():
     with portal_app.connection_for_write() as connection:
-        queue = portal_app.amqp.queues[portal_app.conf.task_default_queue](connection.default_channel)
-        queue.declare()
-        queue.purge()
+        # The depth is of the work and retry queues together (earlier tests leave resource checks
+        # and notifications in the retry queue, with no worker to take them): both start empty.
+        queues = [
+            portal_app.amqp.queues[name](connection.default_channel)
+            for name in (settings.PORTAL_WORK_QUEUE, settings.PORTAL_RETRY_QUEUE)
+        ]
+        for queue in queues:
+            queue.declare()
+            queue.purge()
         try:
             assert pipeline.queue_depth() == 0
             for request_id in (-1, -2, -3):  # no such requests: nothing will act on them
@@ -119,7 +126,8 @@ def test_the_sweeper_reads_how_many_messages_wait_in_the_work_queue():
 
             assert pipeline.queue_depth() == 3
         finally:
-            queue.purge()
+            for queue in queues:
+                queue.purge()
 
 
 def test_the_sweeper_gets_no_depth_rather_than_an_error_when_the_broker_is_down(monkeypatch):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django import forms
 
 from integrations.forms import ROWS_ACTION, OperationForm, edit_rows, params_to_data
-from operations import get_operation
+from operations import all_operations, get_operation
 from operations.appfabric import APPFABRIC_APPS as APPS
 from tests.factories import ingestion_form_data, ingestion_params
 
@@ -326,10 +327,12 @@ def test_a_malformed_rows_action_changes_nothing_but_drops_the_button():
 # --- help ----------------------------------------------------------------------------------------
 
 
-def test_every_field_has_help_that_states_its_constraint_in_words():
+def test_every_field_but_a_dropdown_has_help_that_states_its_constraint_in_words():
     f = OperationForm(INGESTION)
 
     for name, field in f.fields.items():
+        if isinstance(field, forms.ChoiceField):
+            continue  # the dropdown shows what may be chosen
         assert "Constraint:" in field.help_text, name
     assert "Constraint: 0–50 items." in f.layout.children[-1].help
 
@@ -341,10 +344,32 @@ def test_the_help_uses_the_declared_words_and_limits():
     assert "1–1024 characters" in fields["tenantId"].help_text
     assert "1–128 characters" in fields["tags__0__key"].help_text
     assert "0–256 characters" in fields["tags__0__value"].help_text
-    assert "auditLog" in fields["ingestionType"].help_text
 
 
-def test_the_help_of_a_choice_field_names_its_choices():
-    help_text = OperationForm(INGESTION).fields["app"].help_text
+def test_the_help_of_a_dropdown_does_not_repeat_its_choices():
+    for operation in all_operations():
+        for name, field in OperationForm(operation).fields.items():
+            if isinstance(field, forms.ChoiceField) and name != "target":
+                values = [value for value, _ in field.choices if value]
+                assert not any(value in field.help_text for value in values if len(value) > 3), (operation.key, name)
 
-    assert "Constraint: one of " + ", ".join(APPS) + "." in help_text
+
+def test_documented_values_are_offered_in_words_with_the_raw_value_beside_them():
+    choices = dict(OperationForm(INGESTION).fields["app"].choices)
+
+    assert choices["M365AUDITLOGS"] == "Microsoft 365 audit logs (M365AUDITLOGS)"
+    assert set(choices) == {"", *APPS}
+
+
+@pytest.mark.parametrize(
+    ("key", "name", "value"),
+    [
+        ("appfabric/CreateIngestion", "ingestionType", "auditLog"),
+        ("partnercentral-selling/CreateResourceSnapshotJob", "ResourceType", "Opportunity"),
+        ("appflow/RegisterConnector", "connectorProvisioningType", "LAMBDA"),
+    ],
+)
+def test_a_dropdown_of_one_documented_value_has_it_chosen_already(key, name, value):
+    form = OperationForm(get_operation(key))
+
+    assert form[name].value() == value

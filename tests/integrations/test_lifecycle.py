@@ -287,6 +287,57 @@ def test_only_the_author_or_an_approver_may_cancel_a_request(approver):
     assert row(aws_request)["error_message"].startswith("Cancelled by approver at ")
 
 
+def test_a_cancel_records_who_and_why_in_the_same_move(approver):
+    aws_request = make_request(status=RequestStatus.AWAITING_APPROVAL)
+
+    lifecycle.cancel(aws_request, approver, "  Duplicate of #12.  ")
+
+    cancelled = row(aws_request)
+    assert (cancelled["status"], cancelled["cancelled_by_id"], cancelled["cancel_reason"]) == (
+        RequestStatus.CANCELLED, approver.pk, "Duplicate of #12."
+    )  # fmt: skip
+    assert cancelled["error_message"].endswith("Duplicate of #12.")
+
+
+def test_a_cancel_that_loses_the_race_to_a_worker_writes_nothing_and_says_it_started_running():
+    # The person saw it queued; a worker's claim committed before their cancel reached the database.
+    seen_queued = make_request(status=RequestStatus.QUEUED)
+    assert lifecycle.claim(seen_queued.pk, timezone.now()) is not None
+    before = row(seen_queued)
+
+    with pytest.raises(lifecycle.CancelError) as refused:
+        lifecycle.cancel(seen_queued, seen_queued.created_by, "too late")
+
+    assert refused.value.status == RequestStatus.RUNNING
+    assert str(refused.value).startswith("It started running; it can no longer be cancelled")
+    assert row(seen_queued) == before
+    assert (before["cancelled_by_id"], before["cancel_reason"]) == (None, "")
+
+
+def test_a_cancel_of_a_finished_request_says_what_became_of_it():
+    aws_request = make_request(status=RequestStatus.SUCCEEDED)
+
+    with pytest.raises(lifecycle.CancelError, match=r"^It is already succeeded; it can no longer be cancelled\.$"):
+        lifecycle.cancel(aws_request, aws_request.created_by)
+
+
+@pytest.mark.parametrize(
+    ("reason", "words"),
+    [("x" * 1001, "at most 1000 characters"), ("a\x00b", "NUL"), ("a\ud800b", "lone UTF-16 surrogate")],
+    ids=["too-long", "nul", "surrogate"],
+)
+def test_a_reason_the_database_cannot_keep_is_refused_and_nothing_moves(reason, words, approver):
+    aws_request = make_request(status=RequestStatus.AWAITING_APPROVAL)
+    before = row(aws_request)
+
+    with pytest.raises(lifecycle.InvalidReasonError, match=words):
+        lifecycle.cancel(aws_request, aws_request.created_by, reason)
+    with pytest.raises(lifecycle.DecisionError, match=words):
+        lifecycle.decide(aws_request, approver, approve=False, reason=reason)
+
+    assert row(aws_request) == before
+
+
 # --- reopening -----------------------------------------------------------------------------------------
 
 

@@ -165,7 +165,13 @@ def test_every_field_has_a_label_and_its_constraint_in_help(operation):
             or bool(hint.words)
         )
         assert str(field.label or "").strip(), f"{operation.key}: {name} has no label"
-        if constrained:
+        allowed = getattr(shape, "enum", None) or hint.choice_values
+        if allowed:
+            # A list of choices says its constraint itself; the help does not repeat it.
+            offered = [value for value, _ in getattr(field, "choices", ()) if value != ""]
+            assert sorted(offered) == sorted(allowed), f"{operation.key}: {name}: {offered!r}"
+            assert "Constraint:" not in field.help_text, f"{operation.key}: {name}: {field.help_text!r}"
+        elif constrained:
             assert "Constraint:" in field.help_text, f"{operation.key}: {name}: {field.help_text!r}"
 
 

@@ -446,6 +446,17 @@ def test_a_superuser_cancels_a_queued_request_and_the_reason_is_kept(db):
     assert aws_request.error_message.endswith("Wrong tenant.")
 
 
+def test_a_reason_the_audit_cannot_keep_is_refused_with_why_and_nothing_is_cancelled(db):
+    aws_request = make_request(status=RequestStatus.QUEUED)
+    make_user("root", is_superuser=True)
+
+    status, _, error = run("cancel_request", str(aws_request.pk), "--as", "root", "--reason", "x" * 1001)
+
+    assert status == 2
+    assert error.startswith("The reason cannot be recorded:")
+    assert AwsRequest.objects.get().status == RequestStatus.QUEUED
+
+
 def test_a_running_request_is_not_cancelled_and_the_refusal_says_why(db):
     aws_request = make_request(
         status=RequestStatus.RUNNING, claim_id=uuid.uuid4(), lease_expires_at=timezone.now() + dt.timedelta(seconds=30)

@@ -174,6 +174,11 @@ PAGES = {
     # Run again: the form filled from a request (own requests are of the ingestion operation).
     "/requests/{own}/again/": {ANONYMOUS: LOGIN, **{a: _may_open_form(a, INGESTION) for a in SIGNED_IN}},
     "/requests/{others}/again/": row(404, **dict.fromkeys(SEE_ALL - {SUPERUSER}, 403), superuser=200),
+    "/resources/": row(200),
+    "/resources/export.csv": row(403, auditor=200, superuser=200),
+    "/resources/export.jsonl": row(403, auditor=200, superuser=200),
+    "/presets/": row(200),
+    "/notifications/": row(200),
     "/approvals/": row(403, approver=200, superuser=200),
     "/requests/export.csv": row(403, auditor=200, superuser=200),
     "/requests/export.jsonl": row(403, auditor=200, superuser=200),
@@ -199,10 +204,17 @@ def test_pages(client, world, page, actor, expected):
 def test_the_table_covers_every_page_of_the_portal():
     from integrations.urls import urlpatterns
 
-    # Every page but the POST-only ones (tested below) has a row.
+    # Every page but the POST-only ones (tested below, and in test_resource_views, test_presets and
+    # test_views) and the pickers' choices (a partial of the form, whose permissions
+    # test_choices tests) has a row.
     routes = {p.pattern._route for p in urlpatterns} - {
         "requests/<int:pk>/decide/",
+        "requests/<int:pk>/cancel/",
         "operations/<str:service>/<str:name>/validate/",
+        "operations/<str:service>/<str:name>/choices/<str:member>/",
+        "resources/<int:pk>/recheck/",
+        "presets/save/<str:service>/<str:name>/",
+        "presets/<int:pk>/delete/",
     }
     covered = {re.sub(r"\{\w+\}", "<int:pk>", page).lstrip("/") for page in PAGES}
     covered |= {"operations/<str:service>/<str:name>/"}
@@ -439,6 +451,7 @@ API = {
     "GET /api/requests/{others}/": row(404, anonymous=401, **dict.fromkeys(SEE_ALL, 200)),
     "GET /api/requests/999999/": row(404, anonymous=401),
     "GET /api/schema/": row(200, anonymous=401),
+    "GET /api/resources/": row(200, anonymous=401),
     f"POST {API_SUBMIT}": row(403, anonymous=401, operator=201, superuser=201),
     f"POST /api/operations/{CONNECTOR}/requests/": row(
         403,
@@ -476,7 +489,11 @@ def test_api(client, world, call, actor, expected):
 def test_the_api_table_covers_every_api_endpoint():
     from integrations.api.urls import urlpatterns
 
-    routes = {"/api/" + p.pattern._route for p in urlpatterns}
+    # The choices and the cancel have their own permission tests (test_api_choices, test_api).
+    routes = {"/api/" + p.pattern._route for p in urlpatterns} - {
+        "/api/operations/<str:service>/<str:name>/choices/<str:member>/",
+        "/api/requests/<int:pk>/cancel/",
+    }
     called = {re.sub(r"\{\w+\}|\d+", "<int:pk>", call.split(" ", 1)[1]) for call in API}
     called = {re.sub(r"/operations/[\w-]+/\w+/", "/operations/<str:service>/<str:name>/", c) for c in called}
     assert routes <= called

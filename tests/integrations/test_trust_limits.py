@@ -108,7 +108,7 @@ def test_rows_sent_with_a_gap_are_laid_out_as_sent_and_counted_from_one():
 
     assert form.is_valid(), form.errors
     assert form.params["FileConfiguration"] == {"Folders": ["in/"]}
-    assert form.fields["FileConfiguration__Folders__3"].label == "Folders 1"
+    assert form.fields["FileConfiguration__Folders__3"].label == "Folder 1"
 
 
 def test_more_rows_than_the_maximum_are_shown_with_the_models_own_error():

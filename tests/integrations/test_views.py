@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
 from html import unescape
@@ -177,7 +178,9 @@ def test_the_form_shows_a_field_for_every_parameter_and_no_client_token(signed_i
     assert set(shown.values) == PARAMETER_FIELDS | PAGE_FIELDS | {"csrfmiddlewaretoken"}
     assert "clientToken" not in html
     for name in PARAMETER_FIELDS:
-        assert "Constraint:" in shown.container(name), name
+        # A free-text field says its constraint; a list of choices is its own constraint.
+        container = shown.container(name)
+        assert ("Constraint:" in container) != ("<select" in container), name
     target = shown.container("target")
     assert f'<option value="{default_target().pk}">{escape(default_target())}</option>' in target
     assert html.index('name="target"') < min(html.index(f'name="{name}"') for name in PARAMETER_FIELDS)
@@ -752,3 +755,348 @@ def test_filtering_with_htmx_brings_export_links_that_carry_the_new_filters(audi
     assert "<html" not in html
     assert 'href="/requests/export.csv?status=failed"' in html
     assert 'href="/requests/export.jsonl?status=failed"' in html
+
+
+# --- the request page's words, live updates and title ------------------------------------------------
+
+
+def status_words(response) -> str:
+    """The status sentence of a request's page (or poll), as text."""
+    found = re.search(r'<p id="status-words" role="status">(.*?)</p>', response.content.decode(), re.S)
+    assert found, "the page has no status words"
+    return unescape(found.group(1))
+
+
+def status_warning(response) -> str:
+    found = re.search(r'<p id="status-warning" class="notice">(.*?)</p>', response.content.decode(), re.S)
+    return unescape(found.group(1)) if found else ""
+
+
+def ago(seconds: float) -> dt.datetime:
+    return timezone.now() - dt.timedelta(seconds=seconds)
+
+
+def test_a_request_awaiting_approval_says_whom_it_waits_for_and_keeps_polling_every_few_seconds(signed_in, operator):
+    make_user("alex", groups=("Approvers",))
+    make_user("blair", groups=("Approvers",))
+    make_user("gone", groups=("Approvers",), is_active=False)
+    waiting = make_request(user=operator, status=RequestStatus.AWAITING_APPROVAL)
+
+    response = signed_in.get(f"/requests/{waiting.pk}/", headers=HTMX)
+
+    assert response.status_code == 200  # not 286: an approval is coming, and the page must show it
+    assert f'hx-get="/requests/{waiting.pk}/" hx-trigger="every 3s"' in response.content.decode()
+    assert status_words(response).startswith("Waiting 0 s for approval by alex or blair:")
+    assert "gone" not in status_words(response)
+    assert status_warning(response) == ""
+
+
+def test_a_request_only_its_author_could_approve_says_so_to_the_author(client, db):
+    author = make_user("sam", groups=("Operators", "Approvers"))
+    default_target()
+    waiting = make_request(user=author, status=RequestStatus.AWAITING_APPROVAL)
+    client.force_login(author)
+
+    response = client.get(f"/requests/{waiting.pk}/")
+
+    assert status_words(response).startswith("Waiting ")
+    assert status_warning(response).startswith("Nobody but you may approve it")
+    assert "ask an administrator" in status_warning(response)
+
+
+def test_a_request_nobody_may_approve_says_so(signed_in, operator):
+    waiting = make_request(user=operator, status=RequestStatus.AWAITING_APPROVAL)
+
+    response = signed_in.get(f"/requests/{waiting.pk}/")
+
+    assert status_warning(response).startswith("Nobody may approve it: no active account holds the approve permission")
+
+
+def test_a_rejected_request_says_by_whom_and_why_and_never_that_it_waits_for_a_worker(signed_in, operator):
+    from integrations import lifecycle
+
+    waiting = make_request(user=operator, status=RequestStatus.AWAITING_APPROVAL)
+    lifecycle.decide(waiting, make_user("alex", groups=("Approvers",)), approve=False, reason="Not in the freeze.")
+
+    response = signed_in.get(f"/requests/{waiting.pk}/")
+
+    html = response.content.decode()
+    when = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \w+"
+    assert re.fullmatch(rf"Rejected by alex at {when}: Not in the freeze\. It will not run\.", status_words(response))
+    assert "waiting for a worker" not in html
+    assert "No attempt: the request was rejected before it ran." in html
+
+
+def test_a_cancelled_request_says_by_whom_and_why(signed_in, operator):
+    from integrations import lifecycle
+
+    queued = make_request(user=operator)
+    lifecycle.cancel(queued, operator, "Wrong tenant.")
+
+    words = status_words(signed_in.get(f"/requests/{queued.pk}/"))
+
+    assert re.fullmatch(r"Cancelled by operator at .+: Wrong tenant\. No AWS call was made\.", words)
+
+
+def test_a_queued_request_says_how_long_it_has_waited(signed_in, operator):
+    queued = make_request(user=operator)
+    AwsRequest.objects.filter(pk=queued.pk).update(created_at=ago(75))
+
+    words = status_words(signed_in.get(f"/requests/{queued.pk}/", headers=HTMX))
+
+    assert re.fullmatch(r"Queued for 1 min 1[5-7] s: waiting for a worker to take it\.", words)
+
+
+def test_a_running_request_says_how_long_its_attempt_has_run(signed_in, operator):
+    running = make_request(user=operator, status=RequestStatus.RUNNING, lease_expires_at=timezone.now())
+    Attempt.objects.create(request=running, number=1, started_at=ago(12), client_token=running.client_token)
+
+    words = status_words(signed_in.get(f"/requests/{running.pk}/", headers=HTMX))
+
+    assert re.fullmatch(r"Running for 1[2-4] s: attempt 1 is calling AWS\.", words)
+
+
+def test_a_retrying_request_says_when_its_next_attempt_is(signed_in, operator, settings):
+    settings.PORTAL_RETRY_MAX_ATTEMPTS = 5
+    at = timezone.now() + dt.timedelta(seconds=30)
+    retrying = make_request(
+        user=operator, status=RequestStatus.RETRYING, next_attempt_at=at, error_code="ThrottlingException",
+        error_message="Rate exceeded",
+    )  # fmt: skip
+    Attempt.objects.create(
+        request=retrying, number=1, started_at=ago(2), finished_at=ago(1), outcome=AttemptOutcome.RETRYABLE_ERROR,
+        error_code="ThrottlingException", error_message="Rate exceeded",
+    )  # fmt: skip
+
+    response = signed_in.get(f"/requests/{retrying.pk}/")
+
+    clock = timezone.localtime(at).strftime("%H:%M:%S")
+    assert re.fullmatch(
+        rf"Attempt 1 failed \(ThrottlingException\); the next attempt is at {clock} "
+        r"\(in (29|30|31) s; 4 attempts left\)\.",
+        status_words(response),
+    )
+    assert "The portal retries by itself" in response.content.decode()
+
+
+def test_a_request_that_failed_after_its_last_attempt_says_it_gave_up_never_that_it_retries(
+    signed_in, operator, settings
+):
+    settings.PORTAL_RETRY_MAX_ATTEMPTS = 3
+    failed = make_request(
+        user=operator, status=RequestStatus.FAILED, error_code="ThrottlingException",
+        error_message="Gave up after 3 attempts: Rate exceeded", finished_at=timezone.now(),
+    )  # fmt: skip
+    for number in (1, 2, 3):
+        Attempt.objects.create(
+            request=failed, number=number, started_at=ago(5), finished_at=ago(4), error_code="ThrottlingException",
+            outcome=AttemptOutcome.FAILED if number == 3 else AttemptOutcome.RETRYABLE_ERROR,
+        )  # fmt: skip
+
+    response = signed_in.get(f"/requests/{failed.pk}/")
+
+    html = unescape(response.content.decode())
+    assert status_words(response).startswith("Failed: the portal gave up after 3 attempts")
+    assert "retries by itself" not in html
+    assert "gave up after its last attempt" in html
+
+
+def test_a_request_aws_refused_says_it_is_not_retried(signed_in, operator):
+    failed = make_request(
+        user=operator, status=RequestStatus.FAILED, error_code="ValidationException", error_message="bad tenant"
+    )
+
+    words = status_words(signed_in.get(f"/requests/{failed.pk}/"))
+
+    assert words.startswith("Failed: AWS refused the call (ValidationException). It is not retried")
+
+
+def test_the_response_is_shown_as_json_like_the_parameters(signed_in, operator):
+    done = make_request(
+        user=operator, status=RequestStatus.SUCCEEDED, resource_id=ARN,
+        response={"ingestion": {"arn": ARN, "state": "enabled", "tags": None}},
+    )  # fmt: skip
+
+    html = unescape(signed_in.get(f"/requests/{done.pk}/").content.decode())
+
+    shown = re.search(r'<pre class="code response"><code>(.*?)</code></pre>', html, re.S)
+    assert shown
+    assert json.loads(shown.group(1)) == done.response
+    assert '"state": "enabled"' in shown.group(1)
+    assert "'state'" not in html
+
+
+def test_the_tab_title_shows_the_status_and_every_poll_brings_the_new_one(signed_in, operator):
+    running = make_request(user=operator, status=RequestStatus.RUNNING)
+
+    page_html = signed_in.get(f"/requests/{running.pk}/").content.decode()
+    assert f"<title>Running · Request #{running.pk} · Integrations Portal</title>" in page_html
+    assert '<script src="/static/portal/request.js" defer></script>' in page_html
+
+    AwsRequest.objects.filter(pk=running.pk).update(status=RequestStatus.SUCCEEDED, finished_at=timezone.now())
+    poll = signed_in.get(f"/requests/{running.pk}/", headers=HTMX).content.decode()
+    assert f'data-title="Succeeded · Request #{running.pk} · Integrations Portal"' in poll
+
+
+# --- conflicts -----------------------------------------------------------------------------------------
+
+DATA_INTEGRATION = "appintegrations/CreateDataIntegration"
+
+
+def data_integration(name: str) -> dict:
+    return {"Name": name, "KmsKey": "alias/portal", "SourceURI": "s3://crm-export/accounts"}
+
+
+def conflict_of(response) -> str:
+    found = re.search(r'<div id="request-error".*?</div>', response.content.decode(), re.S)
+    assert found, "the page shows no error"
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", found.group(0))).split())
+
+
+@pytest.mark.django_db
+def test_an_already_exists_refusal_names_the_unique_member_and_links_the_request_that_created_it(
+    signed_in, operator, aws, aws_client
+):
+    from integrations import pipeline
+
+    creator = make_request(
+        DATA_INTEGRATION, user=operator, parameters=data_integration("crm-accounts"), status=RequestStatus.SUCCEEDED,
+        resource_id="arn:aws:app-integrations:us-east-1:111122223333:data-integration/1", finished_at=timezone.now(),
+    )  # fmt: skip
+    make_request(DATA_INTEGRATION, user=operator, parameters=data_integration("other"), status=RequestStatus.SUCCEEDED)
+    # What the creator made is in AWS (the sandbox) under that name.
+    aws_client("appintegrations").create_data_integration(**data_integration("crm-accounts"))
+    second = make_request(DATA_INTEGRATION, user=operator, parameters=data_integration("crm-accounts"))
+
+    assert pipeline.execute(second.pk) == "failed"
+    response = signed_in.get(f"/requests/{second.pk}/")
+
+    second.refresh_from_db()
+    assert second.error_code == "DuplicateResourceException"
+    text = conflict_of(response)
+    assert "AWS already has one with the Name “crm-accounts” in this account and region" in text
+    assert "Run the request again with another Name" in text
+    assert f"The portal created the existing one: request #{creator.pk}" in text
+    assert f'<a href="/requests/{creator.pk}/">request #{creator.pk}</a>' in response.content.decode()
+
+
+def test_a_conflict_links_no_request_the_viewer_may_not_see_nor_one_in_another_region(signed_in, operator):
+    theirs = make_request(
+        DATA_INTEGRATION, user=make_operator("someone-else"), parameters=data_integration("crm-accounts"),
+        status=RequestStatus.SUCCEEDED,
+    )  # fmt: skip
+    make_request(
+        DATA_INTEGRATION, user=operator, parameters=data_integration("crm-accounts"), status=RequestStatus.SUCCEEDED,
+        region="eu-west-1",
+    )  # fmt: skip
+    failed = make_request(
+        DATA_INTEGRATION, user=operator, parameters=data_integration("crm-accounts"), status=RequestStatus.FAILED,
+        error_code="DuplicateResourceException", error_message="exists",
+    )  # fmt: skip
+
+    response = signed_in.get(f"/requests/{failed.pk}/")
+
+    assert "AWS already has one with the Name “crm-accounts”" in conflict_of(response)
+    assert "The portal created the existing one" not in conflict_of(response)
+    assert f"/requests/{theirs.pk}/" not in response.content.decode()
+
+
+def test_a_conflict_of_an_operation_without_unique_members_is_explained_without_a_cause_the_portal_rules_out(
+    signed_in, operator
+):
+    failed = make_request(
+        user=operator, status=RequestStatus.FAILED, error_code="ConflictException", error_message="conflict"
+    )
+
+    text = conflict_of(signed_in.get(f"/requests/{failed.pk}/"))
+
+    assert "exists already in the account and region" in text
+    assert "client token" not in text
+
+
+# --- cancelling from the page --------------------------------------------------------------------------
+
+
+def cancel_form(response) -> str:
+    found = re.search(r'<details id="cancel-request".*?</details>', response.content.decode(), re.S)
+    return found.group(0) if found else ""
+
+
+@pytest.mark.parametrize("status", [RequestStatus.AWAITING_APPROVAL, RequestStatus.QUEUED, RequestStatus.RETRYING])
+def test_the_requester_may_cancel_a_waiting_request_from_its_page(signed_in, operator, status):
+    waiting = make_request(user=operator, status=status)
+
+    response = signed_in.get(f"/requests/{waiting.pk}/")
+    form = cancel_form(response)
+    assert f'action="/requests/{waiting.pk}/cancel/"' in form
+    assert 'hx-preserve="true"' in form  # what is typed survives the polls
+    assert "csrfmiddlewaretoken" in form
+
+    response = signed_in.post(f"/requests/{waiting.pk}/cancel/", {"reason": "  Wrong tenant.  "}, follow=True)
+
+    cancelled = AwsRequest.objects.get(pk=waiting.pk)
+    assert (cancelled.status, cancelled.cancelled_by, cancelled.cancel_reason) == (
+        RequestStatus.CANCELLED, operator, "Wrong tenant."
+    )  # fmt: skip
+    assert f"Request #{waiting.pk} cancelled: nothing will run it." in response.content.decode()
+    assert status_words(response).startswith("Cancelled by operator at ")
+    assert cancel_form(response) == ""
+
+
+@pytest.mark.parametrize("status", [RequestStatus.RUNNING, RequestStatus.SUCCEEDED, RequestStatus.FAILED])
+def test_a_running_or_finished_request_offers_no_cancel(signed_in, operator, status):
+    assert cancel_form(signed_in.get(f"/requests/{make_request(user=operator, status=status).pk}/")) == ""
+
+
+def test_a_request_a_worker_took_meanwhile_is_not_cancelled_and_the_page_says_so(signed_in, operator):
+    # The page showed Cancel while queued; a worker claimed the request before the click arrived.
+    running = make_request(user=operator, status=RequestStatus.RUNNING, lease_expires_at=timezone.now())
+
+    response = signed_in.post(f"/requests/{running.pk}/cancel/", {"reason": "too late"}, follow=True)
+
+    assert f"Request #{running.pk} was not cancelled. It started running; it can no longer be cancelled" in unescape(
+        response.content.decode()
+    )
+    running.refresh_from_db()
+    assert (running.status, running.cancelled_by, running.cancel_reason) == (RequestStatus.RUNNING, None, "")
+
+
+def test_someone_who_sees_a_request_but_may_not_cancel_it_is_refused_and_sees_no_button(auditor_signed_in):
+    queued = make_request(user=make_operator("someone-else"))
+
+    assert cancel_form(auditor_signed_in.get(f"/requests/{queued.pk}/")) == ""
+    assert auditor_signed_in.post(f"/requests/{queued.pk}/cancel/").status_code == 403
+    assert AwsRequest.objects.get(pk=queued.pk).status == RequestStatus.QUEUED
+
+
+def test_cancelling_someone_elses_request_one_may_not_see_is_not_found(signed_in):
+    theirs = make_request(user=make_operator("someone-else"))
+
+    assert signed_in.post(f"/requests/{theirs.pk}/cancel/").status_code == 404
+    assert signed_in.get(f"/requests/{theirs.pk}/cancel/").status_code == 405
+    assert AwsRequest.objects.get(pk=theirs.pk).status == RequestStatus.QUEUED
+
+
+@pytest.mark.parametrize(
+    ("reason", "words"), [("x" * 1001, "at most 1000 characters"), ("a\x00b", "NUL character")], ids=["long", "nul"]
+)
+def test_a_reason_that_cannot_be_kept_cancels_nothing_and_says_why(signed_in, operator, reason, words):
+    queued = make_request(user=operator)
+
+    response = signed_in.post(f"/requests/{queued.pk}/cancel/", {"reason": reason}, follow=True)
+
+    assert "Not cancelled." in response.content.decode()
+    assert words in response.content.decode()
+    assert AwsRequest.objects.get(pk=queued.pk).status == RequestStatus.QUEUED
+
+
+def test_an_approver_may_cancel_someone_elses_waiting_request(client, db):
+    waiting = make_request(user=make_operator("someone-else"), status=RequestStatus.AWAITING_APPROVAL)
+    approver = make_user("alex", groups=("Approvers",))
+    client.force_login(approver)
+
+    client.post(f"/requests/{waiting.pk}/cancel/", {"reason": ""})
+
+    cancelled = AwsRequest.objects.get(pk=waiting.pk)
+    assert (cancelled.status, cancelled.cancelled_by) == (RequestStatus.CANCELLED, approver)
+    assert cancelled.cancel_reason == ""
