@@ -52,12 +52,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -71,7 +69,7 @@ from integrations.models import (
     NotificationPreference,
     all_notification_events,
 )
-from integrations.permissions import APP
+from integrations.permissions import APP, APPROVE, approvers
 from operations import get_operation
 
 if TYPE_CHECKING:
@@ -82,7 +80,7 @@ logger = logging.getLogger(__name__)
 EVENTS = frozenset(all_notification_events())
 # Events told to the requester; awaiting_approval is told to approvers.
 REQUESTER_EVENTS = frozenset(EVENTS - {NotificationEvent.AWAITING_APPROVAL.value})
-APPROVE_CODENAME = "approve_request"
+APPROVE_CODENAME = APPROVE.split(".")[1]
 # A handed-over row is not handed over again for this long (its message may still be in a queue);
 # a lost message's row is due again after it.
 HANDOVER_LEASE = dt.timedelta(minutes=2)
@@ -196,20 +194,9 @@ def messages_for(aws_request: AwsRequest, event: str) -> Iterable[Message]:
 def people_told(aws_request: AwsRequest, event: str) -> list[User]:
     """Who may be told of ``event``: approvers for awaiting_approval, else the requester."""
     if event == NotificationEvent.AWAITING_APPROVAL:
-        users = get_user_model().objects.filter(is_active=True).exclude(pk=aws_request.created_by_id)
-        return list(users.filter(_holds_approve()).distinct().order_by("pk")[:MAX_APPROVERS])
+        return list(approvers(exclude=aws_request.created_by_id).order_by("pk")[:MAX_APPROVERS])
     author = aws_request.created_by
     return [author] if author.is_active else []
-
-
-def _holds_approve() -> Q:
-    """What Django's ModelBackend checks, as a filter: superusers, direct grants, groups' grants.
-
-    Written out rather than ``User.objects.with_perm``, which needs a named backend once single
-    sign-on adds one (and in SSO-only mode ModelBackend is not configured at all).
-    """
-    perm = Permission.objects.filter(content_type__app_label=APP, codename=APPROVE_CODENAME)
-    return Q(is_superuser=True) | Q(user_permissions__in=perm) | Q(groups__permissions__in=perm)
 
 
 def _to_people(aws_request: AwsRequest, event: str) -> Iterable[Message]:

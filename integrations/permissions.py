@@ -82,6 +82,38 @@ def runnable_operations(user) -> list[Operation]:
     return [op for op in all_operations() if can_run(user, op)]
 
 
+def approvers(exclude: int | None = None) -> QuerySet:
+    """The active accounts that may approve requests, but ``exclude`` (a request's author, who never
+    approves their own): superusers, direct grants and their groups' grants, as Django's ModelBackend
+    decides. Who a waiting request waits for (its page, the review) and who is told of it.
+
+    Written out rather than ``User.objects.with_perm``, which needs a named backend once single sign-on
+    adds one (and in SSO-only mode ModelBackend is not configured at all).
+    """
+    from django.contrib.auth import get_user_model
+
+    app_label, codename = APPROVE.split(".")
+    granted = Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+    holds = Q(is_superuser=True) | Q(user_permissions__in=granted) | Q(groups__permissions__in=granted)
+    users = get_user_model().objects.filter(holds, is_active=True).distinct()
+    return users.exclude(pk=exclude) if exclude is not None else users
+
+
+def approver_names(exclude: int | None, most: int) -> list[str]:
+    """The usernames of up to ``most`` + 1 approvers (one more says "there are others")."""
+    return list(approvers(exclude).order_by("username").values_list("username", flat=True)[: most + 1])
+
+
+def either_of(names: list[str], most: int) -> str:
+    """ "alex", "alex or blair", "alex, blair or chris", or with more than ``most``: "…or another approver"."""
+    shown = names[:most]
+    if len(names) > most:
+        return f"{', '.join(shown)} or another approver"
+    if len(shown) == 1:
+        return shown[0]
+    return f"{', '.join(shown[:-1])} or {shown[-1]}"
+
+
 def may_see_every_request(user: User | AnonymousUser) -> bool:
     """Auditors see everybody's requests, and so do approvers, who must judge them; everyone else
     sees their own (``AwsRequest.objects.visible_to``)."""

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from botocore import xform_name
 
 from integrations.forms.fields import choice_words
-from integrations.permissions import Call, shown_parameters
+from integrations.permissions import Call, either_of, shown_parameters
 from operations import FieldHint, Operation
 
 TOKEN_PLACEHOLDER = "<created when the request is recorded>"
@@ -149,11 +149,4 @@ def approval_words(needed: bool, approvers: list[str], named: int) -> str:
             "Needed, but nobody else may approve it: it would wait until an administrator gives the approve "
             "permission (the Approvers group) to someone other than you."
         )
-    shown = approvers[:named]
-    if len(approvers) > named:
-        who = f"{', '.join(shown)} or another approver"
-    elif len(shown) == 1:
-        who = shown[0]
-    else:
-        who = f"{', '.join(shown[:-1])} or {shown[-1]}"
-    return f"Needed: it waits until {who} approves it, then runs."
+    return f"Needed: it waits until {either_of(approvers, named)} approves it, then runs."

@@ -8,9 +8,9 @@ import uuid
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -41,6 +41,8 @@ from integrations.permissions import (
     VIEW_CONFIGURATION_HISTORY,
     VIEW_SENSITIVE,
     Call,
+    approver_names,
+    either_of,
     operation_or_404,
     runnable_operations,
     shown_parameters,
@@ -198,7 +200,7 @@ def operation_form(request: PortalRequest, service: str, name: str) -> HttpRespo
         if held:
             carried.append((HELD, held[HELD]))
         needs_approval = ApprovalRule.applies(operation.key, target)
-        approvers = _approvers(exclude=request.user.pk) if needs_approval else []
+        approvers = approver_names(request.user.pk, APPROVERS_NAMED) if needs_approval else []
         context = {
             "operation": operation,
             "target": target,
@@ -524,31 +526,11 @@ def _status_words(
 APPROVERS_NAMED = 5
 
 
-def _approvers(exclude: int) -> list[str]:
-    """The usernames (a few) of the active accounts that hold the approve permission, but ``exclude``:
-    through a group, their own grants, or as superusers. Who a waiting request waits for."""
-    app_label, codename = APPROVE.split(".")
-    holds = Q(is_superuser=True)
-    permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
-    if permission is not None:
-        holds |= Q(pk__in=permission.user_set.values("pk")) | Q(
-            pk__in=User.objects.filter(groups__permissions=permission).values("pk")
-        )
-    found = User.objects.filter(holds, is_active=True).exclude(pk=exclude).order_by("username")
-    return list(found.values_list("username", flat=True)[: APPROVERS_NAMED + 1])
-
-
 def _awaiting_words(aws_request: AwsRequest, viewer: User, now: dt.datetime) -> tuple[str, str]:
     waited = f"Waiting {_duration((now - aws_request.created_at).total_seconds())} for approval"
-    others = _approvers(exclude=aws_request.created_by_id)
+    others = approver_names(aws_request.created_by_id, APPROVERS_NAMED)
     if others:
-        named = others[:APPROVERS_NAMED]
-        if len(others) > APPROVERS_NAMED:
-            who = f"{', '.join(named)} or another approver"
-        elif len(named) == 1:
-            who = named[0]
-        else:
-            who = f"{', '.join(named[:-1])} or {named[-1]}"
+        who = either_of(others, APPROVERS_NAMED)
         return f"{waited} by {who}: it runs as soon as one of them approves it.", ""
     author_approves = aws_request.created_by.has_perm(APPROVE) and aws_request.created_by.is_active
     ask = "ask an administrator to give the approve permission (the Approvers group) to someone else"
