@@ -151,6 +151,9 @@ def settle(page: Page) -> None:
 def check_accessibility(page: Page, name: str) -> None:
     """Run axe-core on the page; fail on serious or critical violations. Saves a full-page screenshot."""
     settle(page)
+    # Colours are measured once transitions and animations (a menu fading in) have ended: mid-way,
+    # text is a blend of its colour and the background's, and axe would measure that.
+    page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.png"), full_page=True)
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
