@@ -71,7 +71,7 @@ def add(alice) -> Callable[[int], None]:
             for number in (1, 2):
                 Attempt.objects.create(
                     request=aws_request, number=number, started_at=timezone.now(),
-                    client_token=aws_request.client_token, aws_request_id=f"aws-{aws_request.pk}-{number}",
+                    client_token=aws_request.client_token, aws_request_id=f"aws-request-{aws_request.pk}-{number}",
                 )  # fmt: skip
 
     return add
@@ -186,12 +186,12 @@ def test_the_request_page_runs_as_many_queries_with_more_attempts_and_requests(c
     for number in range(3, 13):
         Attempt.objects.create(
             request=viewed, number=number, started_at=timezone.now(), client_token=viewed.client_token,
-            aws_request_id=f"aws-{viewed.pk}-{number}",
+            aws_request_id=f"aws-request-{viewed.pk}-{number}",
         )  # fmt: skip
     queries_more, text_more = fetch(client, f"/requests/{viewed.pk}/")
 
-    assert f"aws-{viewed.pk}-12" not in text_few
-    assert f"aws-{viewed.pk}-12" in text_more
+    assert f"aws-request-{viewed.pk}-12" not in text_few
+    assert f"aws-request-{viewed.pk}-12" in text_more
     assert queries_more == queries_few
 
 
