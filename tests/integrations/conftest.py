@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import kombu.pools
 import pytest
 from django.conf import settings
 from moto.server import ThreadedMotoServer
@@ -26,6 +27,11 @@ def broker(tmp_path_factory):
             (folder / sub).mkdir(exist_ok=True)
             options[key] = str(folder / sub)
         celery_app.conf.broker_transport_options = options
+        # Connections and producers made before (tests that published while the options named
+        # another folder) would keep sending there, where no worker of these tests looks.
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+        kombu.pools.reset()
     celery_app.control.purge()  # nothing left over from an earlier run may reach these workers
     return url, folder
 
