@@ -317,12 +317,9 @@ class ResourceStatus(models.TextChoices):
     GONE = "gone", "Gone"
 
 
-class ResourceQuerySet(models.QuerySet):
-    def visible_to(self, user: User) -> ResourceQuerySet:
-        """The resources of the requests ``user`` may see (``AwsRequestQuerySet.visible_to``)."""
-        if may_see_every_request(user):
-            return self
-        return self.filter(created_by=user)
+class ResourceQuerySet(AwsRequestQuerySet):
+    """A resource is seen by whoever may see the request that created it: the same ``visible_to``
+    (both rows carry ``created_by``), so the Resources page cannot disagree with the history."""
 
 
 class Resource(models.Model):
