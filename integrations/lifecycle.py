@@ -20,18 +20,19 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple, cast
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Concat
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
-from integrations import notifications, pipeline, retry_policy
+from integrations import notifications, ordering, pipeline, retry_policy
 from integrations.aws_errors import Failure
 from integrations.models import (
     ApprovalDecision,
@@ -40,6 +41,8 @@ from integrations.models import (
     AttemptOutcome,
     AwsRequest,
     AwsTarget,
+    Batch,
+    BatchStatus,
     MetricsRollup,
     NotificationEvent,
     RequestStatus,
@@ -269,6 +272,7 @@ def record(
             idempotency_key=idempotency_key,
             retry_of=retry_of,
             status=status,
+            order_key=ordering.order_key(operation, params, target.account_id, target.region),
         )
         if not needs_approval:
             transaction.on_commit(lambda: pipeline.dispatch(aws_request.pk), robust=True)
@@ -428,6 +432,7 @@ def cancel(aws_request: AwsRequest, user: User, reason: str = "") -> None:
     )
     if not moved:
         raise CancelError.of(aws_request.pk)
+    _hand_over(aws_request)
 
 
 # --- reopening: an operator's retry with the same client token ------------------------------------
@@ -466,7 +471,8 @@ def reopen(aws_request: AwsRequest, user: User, note: str = "") -> None:
             raise ReopenError("This request is not failed: it was reopened or retried already, or never failed.")
         # The one move out of a final status: the metrics count requests afresh (integrations/metrics.py).
         MetricsRollup.objects.filter(pk=1).update(finished_through=None, request_totals={})
-        transaction.on_commit(lambda: pipeline.dispatch(aws_request.pk), robust=True)
+        bulk = aws_request.batch_id is not None
+        transaction.on_commit(lambda: pipeline.dispatch(aws_request.pk, bulk=bulk), robust=True)
 
 
 def attempts_left(aws_request: AwsRequest, attempt_number: int) -> bool:
@@ -490,6 +496,12 @@ class Claimed(NamedTuple):
     attempt: Attempt | None
 
 
+def batch_running() -> Q:
+    """For a filter on requests: not part of a batch, or of one that is running (not paused)."""
+    running = Batch.objects.filter(pk=OuterRef("batch_id"), status=BatchStatus.RUNNING)
+    return Q(batch__isnull=True) | Q(Exists(running))
+
+
 def claim(aws_request_id: int, now: dt.datetime) -> uuid.UUID | None:
     """Take a request for this worker for one lease; the claim id, or None if it is not ours to run.
 
@@ -501,20 +513,70 @@ def claim(aws_request_id: int, now: dt.datetime) -> uuid.UUID | None:
     return None if claimed is None else claimed[1]
 
 
-def claim_attempt(aws_request_id: int, now: dt.datetime, *, worker: str = "") -> Claimed | None:
+class NotAdmittedError(Exception):
+    """The rate limit did not admit the call: the claim is undone with its transaction, and the
+    request waits ``wait`` seconds (``defer``)."""
+
+    def __init__(self, aws_request: AwsRequest, wait: float) -> None:
+        super().__init__(f"Not admitted by the rate limit for {wait:.3f} s")
+        self.aws_request, self.wait = aws_request, wait
+
+
+def claim_attempt(
+    aws_request_id: int,
+    now: dt.datetime,
+    *,
+    worker: str = "",
+    admit: Callable[[AwsRequest], float] | None = None,
+) -> Claimed | None:
     """Claim a request and record its next attempt, in one transaction; None if it is not ours.
 
     One transaction, committed before the call leaves the process: a worker holds the request and
     its attempt row exists, or neither happened. The claim's ``UPDATE … RETURNING`` brings back the
-    row and its attempt counts, so the worker's way to its AWS call is three statements and a commit.
+    row and its attempt counts, so the worker's way to its AWS call is four statements and a commit.
+    ``admit`` (the rate limit) is asked once the row is won, a call being about to happen: it
+    answers how long to wait (0: go). A wait raises NotAdmittedError out of the transaction, which
+    undoes the claim: no attempt is recorded for a call that was never made.
     """
     with transaction.atomic(savepoint=False):
         claimed = _claim(aws_request_id, now)
         if claimed is None:
             return None
         aws_request, claim_id, made, in_progress = claimed
+        # A takeover (an open attempt: a dead worker's call) is finished whatever the rate: its
+        # call was counted when it was made, and only finishing it says what became of it.
+        if admit is not None and in_progress == 0:
+            wait = admit(aws_request)
+            if wait > 0:
+                raise NotAdmittedError(aws_request, wait)
         attempt = _start_attempt(aws_request, claim_id, made, in_progress, now=now, worker=worker)
         return Claimed(aws_request, claim_id, attempt)
+
+
+def defer(aws_request_id: int, until: dt.datetime) -> bool:
+    """Put off a queued or retrying request until ``until`` (a rate limit): its schedule only.
+
+    Not a move: the status stays. It is marked not sent (``enqueued_at``), so that the sweeper
+    (or, for a batch, the feeder) sends it when it is due.
+    """
+    return (
+        AwsRequest.objects.filter(pk=aws_request_id, status__in=(S.QUEUED, S.RETRYING)).update(
+            next_attempt_at=until, enqueued_at=None, updated_at=timezone.now()
+        )
+        == 1
+    )
+
+
+def park(aws_request_id: int) -> bool:
+    """A request whose claim was refused because its group is held or its batch paused: marked
+    not sent, so nothing counts it as waiting in the broker; whoever frees it sends it again."""
+    waiting = ~(ordering.group_clear() & batch_running())
+    return (
+        AwsRequest.objects.filter(
+            waiting, pk=aws_request_id, status__in=(S.QUEUED, S.RETRYING), enqueued_at__isnull=False
+        ).update(enqueued_at=None)
+        == 1
+    )
 
 
 def _claim(aws_request_id: int, now: dt.datetime) -> tuple[AwsRequest, uuid.UUID, int, int] | None:
@@ -522,7 +584,11 @@ def _claim(aws_request_id: int, now: dt.datetime) -> tuple[AwsRequest, uuid.UUID
     claim_id = uuid.uuid4()
     lease = dt.timedelta(seconds=settings.PORTAL_LEASE_SECONDS)
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    claimable = (Q(status__in=(S.QUEUED, S.RETRYING)) & due) | Q(status=S.RUNNING, lease_expires_at__lt=now)
+    # A request waits while an earlier one of its group holds it (integrations/ordering.py), and
+    # while its batch is paused or awaiting approval. A dead worker's request is taken over anyway:
+    # its call may have reached AWS, and only finishing it with its token says what happened.
+    may_start = due & ordering.group_clear() & batch_running()
+    claimable = (Q(status__in=(S.QUEUED, S.RETRYING)) & may_start) | Q(status=S.RUNNING, lease_expires_at__lt=now)
     aws_request = _move_returning(
         aws_request_id,
         "claim",
@@ -625,6 +691,14 @@ def retry_later(aws_request: AwsRequest, claim_id: uuid.UUID, failure: Failure, 
     )
 
 
+def _hand_over(aws_request: AwsRequest) -> None:
+    """Once a request of a group or a batch is final and committed, send what may run now: the
+    next of its group, and more of its batch (integrations/pipeline.py ``hand_over``)."""
+    if aws_request.order_key or aws_request.batch_id:
+        key, batch_id = aws_request.order_key, aws_request.batch_id
+        transaction.on_commit(lambda: pipeline.hand_over(key, batch_id), robust=True)
+
+
 def succeed(aws_request: AwsRequest, claim_id: uuid.UUID, *, response: object, resource_id: str) -> bool:
     """Finish the request with AWS's answer and the resource it names."""
     now = timezone.now()
@@ -642,7 +716,7 @@ def succeed(aws_request: AwsRequest, claim_id: uuid.UUID, *, response: object, r
         updated_at=now,
     )
     if moved:
-        _announce(aws_request.pk, NotificationEvent.SUCCEEDED)
+        _finished(aws_request, NotificationEvent.SUCCEEDED)
     return moved
 
 
@@ -661,5 +735,79 @@ def fail(aws_request: AwsRequest, claim_id: uuid.UUID, failure: Failure) -> bool
         updated_at=now,
     )
     if moved:
-        _announce(aws_request.pk, NotificationEvent.FAILED)
+        # A failed request of a group holds it (integrations/ordering.py): only its batch goes on.
+        _finished(aws_request, NotificationEvent.FAILED)
     return moved
+
+
+def _finished(aws_request: AwsRequest, event: NotificationEvent) -> None:
+    # A batch's requests are not announced one by one: a person gets one batch, not 100,000 e-mails.
+    if aws_request.batch_id is None:
+        _announce(aws_request.pk, event)
+    _hand_over(aws_request)
+
+
+# --- groups and batches ------------------------------------------------------------------------------
+
+
+class ReleaseError(Exception):
+    """The request is not a failed request holding its group (any more)."""
+
+
+def release(aws_request: AwsRequest, user: User) -> None:
+    """Let the rest of a failed request's group go on without it (its owner's decision).
+
+    A failed request holds its group (integrations/ordering.py) so that no later event overtakes
+    it silently; releasing is that decision, kept in the request's error message with who and when.
+    A compare-and-set: of two people releasing at once, one does.
+    """
+    now = timezone.now()
+    note = Value("\n" + _signed("Group released", user, now, ""))
+    with transaction.atomic():
+        moved = AwsRequest.objects.filter(
+            pk=aws_request.pk, status=S.FAILED, order_released=False, order_key__isnull=False
+        ).update(order_released=True, error_message=Concat(F("error_message"), note), updated_at=now)
+        if not moved:
+            raise ReleaseError("This request does not hold its group: it was released already, or it did not fail.")
+        _hand_over(aws_request)
+
+
+def move_all(requests: QuerySet[AwsRequest], transition: str, **changes: object) -> int:
+    """``_move`` for many rows at once (a batch's approval, rejection or cancel): one compare-and-set
+    UPDATE of those still in the move's source statuses. How many moved."""
+    sources, target = TRANSITIONS[transition]
+    changes.setdefault("updated_at", timezone.now())
+    return requests.filter(status__in=sources).update(status=target, **changes)
+
+
+def decide_all(requests: QuerySet[AwsRequest], user: User, *, approve: bool, reason: str) -> int:
+    """One decision for many requests (a batch): approved ones queue, rejected ones finish with
+    the reason signed in their error fields. The caller checks who may decide."""
+    now = timezone.now()
+    if approve:
+        return move_all(requests, "approve", updated_at=now)
+    return move_all(
+        requests,
+        "reject",
+        error_code="Rejected",
+        error_message=_signed("Rejected", user, now, reason),
+        finished_at=now,
+        updated_at=now,
+    )
+
+
+def cancel_all(requests: QuerySet[AwsRequest], user: User, reason: str = "") -> int:
+    """Cancel every one of ``requests`` that no worker is running (a batch's "cancel the rest")."""
+    now = timezone.now()
+    return move_all(
+        requests,
+        "cancel",
+        cancelled_by=user,
+        cancel_reason=reason,
+        error_code="Cancelled",
+        error_message=_signed("Cancelled", user, now, reason),
+        finished_at=now,
+        next_attempt_at=None,
+        lease_expires_at=None,
+        updated_at=now,
+    )

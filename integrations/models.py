@@ -135,6 +135,132 @@ def new_client_token() -> str:
     return str(uuid.uuid4())
 
 
+class BatchStatus(models.TextChoices):
+    # Uploaded; a worker is checking its lines against the operation's rules.
+    CHECKING = "checking", "Checking lines"
+    # Checked line by line; nothing recorded yet (the owner reads the report first).
+    DRAFT = "draft", "Checked, not submitted"
+    # Submitted: a worker is recording a request for each valid line.
+    RECORDING = "recording", "Recording requests"
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"
+    FINISHED = "finished", "Finished"
+    CANCELLED = "cancelled", "Cancelled"
+    REJECTED = "rejected", "Rejected"
+    # A draft whose owner dropped it, or one left unsubmitted too long.
+    DISCARDED = "discarded", "Discarded"
+
+
+class Batch(models.Model):
+    """A file of events uploaded as one: its report, one approval decision, and its requests.
+
+    Each line becomes an ordinary ``AwsRequest`` (its own client token, attempts and audit) that
+    names its batch and line; the batch adds what a person does to all of them at once (submit,
+    approve, pause, resume, cancel the rest) and the counts its page shows. integrations/batches.py.
+    """
+
+    service = models.CharField(max_length=64)
+    operation = models.CharField(max_length=128)
+    target = models.ForeignKey(AwsTarget, on_delete=models.PROTECT, related_name="batches")
+    account_id = models.CharField(max_length=12, blank=True)
+    region = models.CharField(max_length=32)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="batches")
+    created_by_username = models.CharField("uploaded by", max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    file_name = models.CharField(max_length=255, blank=True)
+    file_format = models.CharField(max_length=8)  # "csv" or "jsonl"
+    status = models.CharField(max_length=32, choices=BatchStatus.choices, default=BatchStatus.CHECKING)
+    # A CSV file's header (its members, in the file's order); None for JSON lines.
+    columns = models.JSONField(null=True, blank=True)
+    # The report: lines read, checked so far, and those that break the operation's rules (kept as
+    # BatchLine rows).
+    lines = models.PositiveIntegerField(default=0)
+    checked_lines = models.PositiveIntegerField(default=0)
+    invalid_lines = models.PositiveIntegerField(default=0)
+    # Set when submitted: whether invalid lines were skipped, and how many requests were recorded.
+    skip_invalid = models.BooleanField(default=False)
+    requests_recorded = models.PositiveIntegerField(default=0)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    # One decision for the whole batch, when an approval rule applies.
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    paused_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name_plural = "batches"
+        indexes = [models.Index(fields=("status", "created_at"), name="batch_status_created_idx")]
+
+    def __str__(self) -> str:
+        return f"Batch #{self.pk} {self.service} {self.operation} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("batch_detail", args=[self.pk])
+
+    @property
+    def operation_key(self) -> str:
+        return operation_key(self.service, self.operation)
+
+
+class BatchLine(models.Model):
+    """One line of an uploaded file: as uploaded, then as checked (its parameters, what is wrong).
+
+    Kept while the batch is a draft (the report, and what submitting records); once submitted the
+    valid lines live on as requests and only the invalid ones stay, for the report.
+    """
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="file_lines")
+    # The line's number in the file (a CSV record's first line; the header is line 1).
+    number = models.PositiveIntegerField()
+    # As uploaded: a JSON line's text, or a CSV record's cells as a JSON list.
+    raw = models.TextField()
+    # Once checked: the parameters read from it (None when it could not be read at all).
+    parameters = models.JSONField(null=True, blank=True)
+    # [{"member": "eventGroupId", "message": "is required"}, ...]; empty for a valid line.
+    errors = models.JSONField(default=list, blank=True)
+    # None until checked.
+    valid = models.BooleanField(null=True)
+
+    class Meta:
+        ordering = ("number",)
+        constraints = [models.UniqueConstraint(fields=("batch", "number"), name="unique_batch_line")]
+        indexes = [models.Index(fields=("batch", "valid", "number"), name="batchline_valid_idx")]
+
+    def __str__(self) -> str:
+        return f"Line {self.number} of batch #{self.batch_id}"
+
+
+class RateBucket(models.Model):
+    """A token bucket shared by every worker: calls to one service in one account and region.
+
+    integrations/rate_limits.py takes a token with one compare-and-set UPDATE; ``rate`` is the
+    bucket's current rate (lowered by a throttle from AWS, raised back to the configured one).
+    """
+
+    key = models.CharField(max_length=128, unique=True)
+    tokens = models.FloatField()
+    # Seconds since the epoch when ``tokens`` was last counted.
+    stamp = models.FloatField()
+    rate = models.FloatField()
+    throttled_at = models.DateTimeField(null=True, blank=True)
+    throttles = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.rate:g}/s"
+
+
 class AwsRequestQuerySet(models.QuerySet):
     def visible_to(self, user: User) -> AwsRequestQuerySet:
         """The requests ``user`` may see: their own, or everybody's for auditors and approvers.
@@ -199,6 +325,23 @@ class AwsRequest(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
     )
     cancel_reason = models.TextField(blank=True, editable=False)
+    # A line of an uploaded batch (integrations/batches.py): its batch, and its line in the file.
+    batch = models.ForeignKey(
+        Batch,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="requests",
+        editable=False,
+        # Indexed by awsrequest_batch_status_idx (partial: most requests have no batch).
+        db_index=False,
+    )
+    batch_line = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # Requests of one order key run one at a time, in the order recorded (Operation.ordered_by;
+    # integrations/ordering.py): a digest of the target's account and region and the members' values.
+    order_key = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001 - NULL: unordered
+    # A failed request holds its group until its owner releases it (or it is retried and succeeds).
+    order_released = models.BooleanField(default=False, editable=False)
 
     objects = AwsRequestQuerySet.as_manager()
 
@@ -217,7 +360,13 @@ class AwsRequest(models.Model):
                 fields=("created_by", "idempotency_key"),
                 condition=models.Q(idempotency_key__isnull=False),
                 name="unique_idempotency_key_per_user",
-            )
+            ),
+            # A line of a batch is recorded once, however often its recording is resumed.
+            models.UniqueConstraint(
+                fields=("batch", "batch_line"),
+                condition=models.Q(batch__isnull=False),
+                name="unique_batch_request_line",
+            ),
         ]
         # One index per history filter, each ending in created_at so that a page of the newest
         # matches is read from it in order; the search's exact lookups have theirs (the client
@@ -237,6 +386,23 @@ class AwsRequest(models.Model):
             ),
             models.Index(
                 fields=("client_token",), name="awsrequest_client_token_like", opclasses=["varchar_pattern_ops"]
+            ),
+            # Ordering: "is an earlier request of this group unfinished?" and a batch's progress (0014).
+            models.Index(
+                fields=("order_key", "id"), name="awsrequest_order_idx", condition=models.Q(order_key__isnull=False)
+            ),
+            models.Index(
+                fields=("batch", "status", "id"),
+                name="awsrequest_batch_status_idx",
+                condition=models.Q(batch__isnull=False),
+            ),
+            # A batch's requests in the broker or running: how many more the feeder may send.
+            models.Index(
+                fields=("batch",),
+                name="awsrequest_batch_sent_idx",
+                condition=models.Q(
+                    batch__isnull=False, enqueued_at__isnull=False, status__in=("queued", "running", "retrying")
+                ),
             ),
         ]
 

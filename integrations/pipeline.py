@@ -28,9 +28,9 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from integrations import lifecycle, log_context, resources, retry_policy
+from integrations import lifecycle, log_context, ordering, rate_limits, resources, retry_policy
 from integrations.aws_clients import get_client
-from integrations.aws_errors import Failure, classify
+from integrations.aws_errors import THROTTLING_CODES, Failure, classify
 from integrations.models import Attempt, AttemptOutcome, AwsRequest, RequestStatus
 from operations import get_operation
 
@@ -42,19 +42,22 @@ SWEEP_BATCH = 100
 LOST_RECHECK_SECONDS = 0.25
 
 
-def dispatch(request_id: int, *, again: bool = False) -> bool:
+def dispatch(request_id: int, *, again: bool = False, bulk: bool = False) -> bool:
     """Publish the task for a request now; False if the broker did not take it (the sweeper will).
 
     Never with a countdown: retries and lease re-checks are scheduled in the database and handed
     over by the sweeper when due, so the broker holds no long-lived message for a worker to lose
     (see ``integrations.broker`` for what a Redis restart did to workers holding them). ``again``
     (a retry, a takeover, a re-send) goes to the retry queue, so it does not wait behind every
-    first attempt queued since.
+    first attempt queued since. ``bulk`` (a batch's request) goes to the bulk queue, whatever it is,
+    so that single requests never wait behind a batch.
     """
     from integrations.tasks import execute_request
 
     try:
-        if again:
+        if bulk:
+            execute_request.apply_async((request_id,), queue=settings.PORTAL_BULK_QUEUE)
+        elif again:
             execute_request.apply_async((request_id,), queue=settings.PORTAL_RETRY_QUEUE)
         else:
             execute_request.apply_async((request_id,))
@@ -91,11 +94,14 @@ def execute(request_id: int, worker: str = "") -> str:
     """
     with log_context.bound(request_id=request_id):
         now = timezone.now()
-        with transaction.atomic():
-            claimed = lifecycle.claim_attempt(request_id, now, worker=worker)
-            if claimed is not None and claimed.attempt is not None and claimed.aws_request.target_id is not None:
-                # Read in the claim's transaction: what the call needs, without a commit of its own.
-                claimed.aws_request.target  # noqa: B018 - loads and caches the related row
+        try:
+            with transaction.atomic():
+                claimed = lifecycle.claim_attempt(request_id, now, worker=worker, admit=_admit)
+                if claimed is not None and claimed.attempt is not None and claimed.aws_request.target_id is not None:
+                    # Read in the claim's transaction: what the call needs, without a commit of its own.
+                    claimed.aws_request.target  # noqa: B018 - loads and caches the related row
+        except lifecycle.NotAdmittedError as refused:
+            return _paced(request_id, now, refused.wait)
         if claimed is None:
             return _not_claimed(request_id, now)
         aws_request, claim_id, attempt = claimed
@@ -104,6 +110,21 @@ def execute(request_id: int, worker: str = "") -> str:
             return "failed"
         with log_context.bound(attempt=attempt.number, client_token=aws_request.client_token):
             return _attempt(aws_request, attempt, claim_id)
+
+
+def _admit(aws_request: AwsRequest) -> float:
+    """The rate limit's word on a call about to be made: 0 to go, else seconds to wait."""
+    bucket = (aws_request.account_id, aws_request.region, aws_request.service)
+    return rate_limits.take(*bucket, bulk=aws_request.batch_id is not None)
+
+
+def _paced(request_id: int, now: dt.datetime, wait: float) -> str:
+    """Not admitted by the rate limit: the claim was undone, and the request is deferred without an
+    attempt. The sweeper (or, for a batch's request, the feeder) sends it again once it is due."""
+    until = now + dt.timedelta(seconds=wait)
+    lifecycle.defer(request_id, until)
+    logger.info("Paced by the rate limit for %.3f s", wait)
+    return "paced by the rate limit"
 
 
 def _attempt(aws_request: AwsRequest, attempt: Attempt, claim_id: uuid.UUID) -> str:
@@ -146,6 +167,21 @@ def _attempt(aws_request: AwsRequest, attempt: Attempt, claim_id: uuid.UUID) -> 
     return "succeeded"
 
 
+def _tell_rate_limit(aws_request: AwsRequest, failure: Failure) -> None:
+    """A throttle from AWS slows the request's bucket down (integrations/rate_limits.py).
+
+    Never in the way of the outcome itself: a database error here is logged and forgotten.
+    """
+    if failure.code not in THROTTLING_CODES:
+        return
+    bucket = (aws_request.account_id, aws_request.region, aws_request.service)
+    try:
+        if rate_limits.throttled(*bucket):
+            logger.info("AWS throttled %s: the portal slows its calls to it down", "/".join(bucket))
+    except DatabaseError as exc:
+        logger.warning("Could not slow the rate limit down (%s)", _brief(exc))
+
+
 def _not_claimed(request_id: int, now: dt.datetime) -> str:
     """Finished, cancelled, not due yet, or held by another worker's lease.
 
@@ -156,10 +192,14 @@ def _not_claimed(request_id: int, now: dt.datetime) -> str:
     held = AwsRequest.objects.filter(pk=request_id, status=RequestStatus.RUNNING, lease_expires_at__gte=now)
     if held.exists():
         return "held by another worker; the sweeper takes it over if its lease runs out"
+    if lifecycle.park(request_id):
+        # Whoever finishes the request holding its group (or resumes its batch) sends it again.
+        return "waits for an earlier request of its group, or for its batch to run"
     return "not claimable"
 
 
 def _after_failure(aws_request: AwsRequest, attempt: Attempt, claim_id: uuid.UUID, failure: Failure) -> str:
+    _tell_rate_limit(aws_request, failure)
     # The budget counts from an operator's retry, if any (``attempt_base``; manage.py retry_request).
     made = attempt.number - aws_request.attempt_base
     retry = failure.retryable and lifecycle.attempts_left(aws_request, attempt.number)
@@ -185,13 +225,25 @@ def due_requests(now: dt.datetime) -> Q:
 
     A queued request the broker never took (its submit found the broker down), a retry whose time
     has come, and a running request whose lease ran out (its worker died) not yet sent again.
+    A batch's queued and retrying requests are the feeder's (integrations/batches.py), which sends
+    them at the batch's pace; a request paced by the rate limit waits until its time, and one whose
+    group is held until it is free (its claim would only be refused).
     """
-    never_enqueued = Q(status=RequestStatus.QUEUED, enqueued_at__isnull=True, created_at__lte=now - HANDOFF_GRACE)
-    not_sent_since = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=F("next_attempt_at"))
-    retry_due = Q(status=RequestStatus.RETRYING, next_attempt_at__lte=now) & not_sent_since
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    never_enqueued = (
+        Q(status=RequestStatus.QUEUED, enqueued_at__isnull=True, created_at__lte=now - HANDOFF_GRACE)
+        & due
+        & ordering.group_clear()
+    )
+    retry_due = Q(status=RequestStatus.RETRYING, next_attempt_at__lte=now) & not_sent_since()
     lease_ended = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=F("lease_expires_at"))
     abandoned = Q(status=RequestStatus.RUNNING, lease_expires_at__lt=now) & lease_ended
-    return never_enqueued | retry_due | abandoned
+    return ((never_enqueued | retry_due) & Q(batch__isnull=True)) | abandoned
+
+
+def not_sent_since() -> Q:
+    """Requests not handed to the broker since they were (re)scheduled."""
+    return Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=F("next_attempt_at"))
 
 
 def sent_and_waiting() -> Q:
@@ -220,7 +272,7 @@ def queue_depth() -> int | None:
         with app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1)
             depth = 0
-            for name in (settings.PORTAL_WORK_QUEUE, settings.PORTAL_RETRY_QUEUE):
+            for name in (settings.PORTAL_WORK_QUEUE, settings.PORTAL_RETRY_QUEUE, settings.PORTAL_BULK_QUEUE):
                 depth += int(app.amqp.queues[name](connection.default_channel).queue_declare().message_count)
             return depth
     except Exception as exc:  # the broker is down or cannot count: re-send as if nothing were queued
@@ -268,16 +320,38 @@ def sweep(now: dt.datetime | None = None) -> list[int]:
             AwsRequest.objects.select_for_update(skip_locked=True)
             .filter(due_requests(now) | (Q(pk__in=lost) & sent_and_waiting()))
             .order_by("created_at")
-            .values_list("pk", "status")[:SWEEP_BATCH]
+            .values_list("pk", "status", "batch_id")[:SWEEP_BATCH]
         )
-        ids = [pk for pk, _ in rows]
-        handoffs = [pk for pk, status in rows if status != RequestStatus.RETRYING or pk in lost]
+        ids = [pk for pk, _, _ in rows]
+        bulk = {pk for pk, _, batch_id in rows if batch_id is not None}
+        handoffs = [pk for pk, status, _ in rows if status != RequestStatus.RETRYING or pk in lost]
         AwsRequest.objects.filter(pk__in=ids).update(enqueued_at=now)
         AwsRequest.objects.filter(pk__in=handoffs).update(handoffs=F("handoffs") + 1)
     for request_id in ids:
-        dispatch(request_id, again=True)
+        dispatch(request_id, again=True, bulk=request_id in bulk)
     if handoffs:
         logger.info(
             "Handed over %d request(s) again (never enqueued, lost, or a dead worker's): %s", len(handoffs), handoffs
         )
     return ids
+
+
+def hand_over(order_key: str | None, batch_id: int | None) -> None:
+    """After a request of a group or a batch finished: send the next of its group if it may run
+    now, and more of the batch (up to its limit in flight). Run once the finish is committed; what
+    it misses (a crash in between), the sweeper and the feeder find within a second."""
+    from integrations import batches
+
+    batches_to_feed = {batch_id} if batch_id is not None else set()
+    if order_key:
+        following = ordering.next_in_group(order_key)
+        if following is not None:
+            pk, status, its_batch = following
+            if its_batch is not None:
+                batches_to_feed.add(its_batch)
+            elif status in (RequestStatus.QUEUED, RequestStatus.RETRYING):
+                due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now())
+                if AwsRequest.objects.filter(due, pk=pk, status=status).exists():
+                    dispatch(pk, again=True)
+    for batch in batches_to_feed:
+        batches.top_up(batch)

@@ -13,7 +13,7 @@ from celery import shared_task
 from celery.signals import task_postrun, task_prerun
 from django.db import close_old_connections, connections
 
-from integrations import notifications, pipeline, resources
+from integrations import batches, notifications, pipeline, resources
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -56,6 +56,23 @@ def deliver_notification(notification_id: int, token: str) -> str:
 @shared_task(ignore_result=True)
 def send_due_notifications() -> int:
     return len(notifications.send_due())
+
+
+@shared_task(ignore_result=True)
+def feed_batches() -> int:
+    return batches.feed()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def check_batch(batch_id: int) -> int:
+    """Check an uploaded batch's lines (resumable, and safe to run twice: see batches.check)."""
+    return batches.check(batch_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def record_batch(batch_id: int) -> int:
+    """Record a submitted batch's requests (resumable; a line is recorded once: see batches.record)."""
+    return batches.record(batch_id)
 
 
 @task_prerun.connect

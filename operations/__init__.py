@@ -176,6 +176,12 @@ class Operation:
     # region: a second create with the same ones is refused as a conflict ("already exists"), and
     # the failed request's page links to the portal's request that created the existing one.
     unique_members: tuple[str, ...] = ()
+    # Top-level members whose values, together with the target's account and region, make a group
+    # whose requests must reach AWS one at a time, in the order recorded (Supply Chain processes
+    # the events of one group in the order received). Empty: requests run in any order.
+    ordered_by: tuple[str, ...] = ()
+    # Whether people may upload a file of many requests at once (integrations/batches.py).
+    bulk_upload: bool = False
 
     @property
     def key(self) -> str:

@@ -171,5 +171,10 @@ register(
         },
         rules=rules,
         json_members=("data",),
+        # "Under one eventGroupId of same eventType and instanceId, events are processed
+        # sequentially in the order they are received by the server."
+        ordered_by=("instanceId", "eventType", "eventGroupId"),
+        # Events come by the thousand: a CSV or JSON-lines file of them is one batch.
+        bulk_upload=True,
     )
 )

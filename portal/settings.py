@@ -511,8 +511,16 @@ PORTAL_QUEUE_PREFIX = env_str("PORTAL_QUEUE_PREFIX") or ""
 PORTAL_WORK_QUEUE = f"{PORTAL_QUEUE_PREFIX}requests"
 PORTAL_RETRY_QUEUE = f"{PORTAL_QUEUE_PREFIX}retries"
 PORTAL_HOUSEKEEPING_QUEUE = f"{PORTAL_QUEUE_PREFIX}housekeeping"
+# A fourth queue for the requests of uploaded batches, so that a single request never waits behind
+# a batch: `make serve` runs a worker of its own on it (deploy/supervisord.conf).
+PORTAL_BULK_QUEUE = f"{PORTAL_QUEUE_PREFIX}bulk"
 CELERY_TASK_DEFAULT_QUEUE = PORTAL_WORK_QUEUE
-CELERY_TASK_QUEUES: dict[str, dict] = {PORTAL_WORK_QUEUE: {}, PORTAL_RETRY_QUEUE: {}, PORTAL_HOUSEKEEPING_QUEUE: {}}
+CELERY_TASK_QUEUES: dict[str, dict] = {
+    PORTAL_WORK_QUEUE: {},
+    PORTAL_RETRY_QUEUE: {},
+    PORTAL_HOUSEKEEPING_QUEUE: {},
+    PORTAL_BULK_QUEUE: {},
+}
 # The sweeps and the reconciliation's selection are quick database work for the housekeeper; the
 # reads of resources (check_resource) go to the retry queue, which the workers that call AWS consume.
 CELERY_TASK_ROUTES = {
@@ -524,6 +532,10 @@ CELERY_TASK_ROUTES = {
     "integrations.tasks.send_due_notifications": {"queue": PORTAL_HOUSEKEEPING_QUEUE},
     "integrations.tasks.fan_out_notifications": {"queue": PORTAL_RETRY_QUEUE},
     "integrations.tasks.deliver_notification": {"queue": PORTAL_RETRY_QUEUE},
+    # Batches: beat's feeding is housekeeping; recording a submitted file's requests is bulk work.
+    "integrations.tasks.feed_batches": {"queue": PORTAL_HOUSEKEEPING_QUEUE},
+    "integrations.tasks.check_batch": {"queue": PORTAL_BULK_QUEUE},
+    "integrations.tasks.record_batch": {"queue": PORTAL_BULK_QUEUE},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = True
@@ -600,12 +612,69 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": PORTAL_RECONCILE_INTERVAL_SECONDS,
         "options": {"expires": max(5.0, PORTAL_RECONCILE_INTERVAL_SECONDS)},
     },
+    "feed-batches": {
+        "task": "integrations.tasks.feed_batches",
+        "schedule": PORTAL_SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": max(5.0, 5 * PORTAL_SWEEP_INTERVAL_SECONDS)},
+    },
     "send-due-notifications": {
         "task": "integrations.tasks.send_due_notifications",
         "schedule": PORTAL_NOTIFICATION_INTERVAL_SECONDS,
         "options": {"expires": max(5.0, PORTAL_NOTIFICATION_INTERVAL_SECONDS)},
     },
 }
+
+# --- Batches and rate limits (integrations/batches.py, integrations/rate_limits.py) ----------------
+# An uploaded file of events: at most this many lines and bytes (it is streamed to a temporary file,
+# never held in memory, and checked line by line).
+PORTAL_BATCH_MAX_LINES = env_int("PORTAL_BATCH_MAX_LINES", 100_000)
+PORTAL_BATCH_MAX_BYTES = env_int("PORTAL_BATCH_MAX_BYTES", 512 * 1024 * 1024)
+# How many of a batch's requests may be in the broker or running at once; the rest wait in the
+# database, and the feeder (beat, every PORTAL_SWEEP_INTERVAL_SECONDS) and each finished request
+# hand over more.
+PORTAL_BULK_IN_FLIGHT = env_int("PORTAL_BULK_IN_FLIGHT", 32)
+# A draft (uploaded, checked, never submitted) is discarded after this long.
+PORTAL_BATCH_DRAFT_HOURS = env_int("PORTAL_BATCH_DRAFT_HOURS", 24)
+if (
+    PORTAL_BATCH_MAX_LINES < 1
+    or PORTAL_BATCH_MAX_BYTES < 1
+    or PORTAL_BULK_IN_FLIGHT < 1
+    or PORTAL_BATCH_DRAFT_HOURS < 1
+):
+    raise ImproperlyConfigured(
+        "PORTAL_BATCH_MAX_LINES, PORTAL_BATCH_MAX_BYTES, PORTAL_BULK_IN_FLIGHT and PORTAL_BATCH_DRAFT_HOURS "
+        "must be at least 1"
+    )
+
+
+def _rate(text: str, name: str) -> tuple[float, float]:
+    """ "RATE" or "RATE/BURST" (calls a second, and the bucket's size; 0 is no limit)."""
+    rate_text, _, burst_text = text.strip().partition("/")
+    try:
+        rate = float(rate_text)
+        burst = float(burst_text) if burst_text else max(1.0, rate)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}: {text!r} is not RATE or RATE/BURST (numbers)") from None
+    if not (0 <= rate < float("inf")) or not (1 <= burst < float("inf")):
+        raise ImproperlyConfigured(f"{name}: the rate must be 0 or more and the burst at least 1 ({text!r})")
+    return rate, burst
+
+
+# Calls a second (and a burst) per AWS account, region and service, shared by every worker. The
+# defaults stay below the rates AWS documents for these control-plane APIs; raise them to your
+# account's quotas (Service Quotas) when AWS grants more. "service=RATE[/BURST],..."; 0 turns a
+# limit off.
+PORTAL_RATE_LIMIT_DEFAULT = _rate(env_str("PORTAL_RATE_LIMIT_DEFAULT") or "5/5", "PORTAL_RATE_LIMIT_DEFAULT")
+PORTAL_RATE_LIMITS: dict[str, tuple[float, float]] = {"supplychain": (10.0, 10.0)}
+for _item in filter(None, (env_str("PORTAL_RATE_LIMITS") or "").split(",")):
+    _service, _sep, _value = _item.partition("=")
+    if not _sep or not _service.strip():
+        raise ImproperlyConfigured(f"PORTAL_RATE_LIMITS: {_item!r} is not service=RATE[/BURST]")
+    PORTAL_RATE_LIMITS[_service.strip()] = _rate(_value, "PORTAL_RATE_LIMITS")
+# The share of each bucket a batch's requests leave for single (interactive) requests.
+PORTAL_RATE_INTERACTIVE_RESERVE = env_float("PORTAL_RATE_INTERACTIVE_RESERVE", 0.2)
+if not 0 <= PORTAL_RATE_INTERACTIVE_RESERVE < 1:
+    raise ImproperlyConfigured("PORTAL_RATE_INTERACTIVE_RESERVE must be at least 0 and below 1")
 
 # --- Watching it: health, readiness, metrics, logs --------------------------------------------------
 # Workers and beat write a heartbeat row this often; /readyz wants one from a worker and from beat

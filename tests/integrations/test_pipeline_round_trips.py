@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from integrations import lifecycle, permissions, pipeline, resources
 from integrations.api.tokens import create_token
-from integrations.models import Attempt, AwsRequest, RequestStatus, Resource
+from integrations.models import Attempt, AwsRequest, RateBucket, RequestStatus, Resource
 from integrations.tasks import _check_database_connections, execute_request
 from portal.celery import app as celery_app
 from tests.factories import (
@@ -83,6 +83,9 @@ def test_a_worker_claims_records_its_attempt_and_finishes_in_two_transactions_wi
     settings, sandbox
 ):
     settings.AWS_ENDPOINT_URL = sandbox.url
+    settings.PORTAL_RATE_LIMIT_DEFAULT = (100.0, 100.0)
+    # The target's rate-limit bucket exists after its first call: measured on the next one.
+    assert pipeline.execute(make_request().pk) == "succeeded"
     aws_request = make_request()
 
     with CaptureQueriesContext(connection) as captured:
@@ -91,8 +94,9 @@ def test_a_worker_claims_records_its_attempt_and_finishes_in_two_transactions_wi
     claim, finish = transactions(captured)
     assert touches(claim[0], "UPDATE", AwsRequest)
     assert "RETURNING" in claim[0]
+    assert touches(claim[1], "UPDATE", RateBucket), "a token is taken in the claim's transaction"
     assert [sql for sql in claim if touches(sql, "INSERT", Attempt)], "the attempt row is in the claim's commit"
-    assert len(claim) == 3  # the claim, the attempt row, the target the call goes to
+    assert len(claim) == 4  # the claim, the token, the attempt row, the target the call goes to
     # The attempt closed, the request succeeded and the resource it created recorded, in one commit.
     assert touches(finish[0], "UPDATE", Attempt)
     assert touches(finish[1], "UPDATE", AwsRequest)
@@ -100,7 +104,7 @@ def test_a_worker_claims_records_its_attempt_and_finishes_in_two_transactions_wi
     assert len(finish) == 3
     assert not [sql for sql in statements(captured) if touches(sql, "SELECT", AwsRequest)]
     assert not [sql for sql in statements(captured) if "SAVEPOINT" in sql.upper()]
-    assert len([sql for sql in statements(captured) if not TRANSACTION_CONTROL.match(sql)]) == 6
+    assert len([sql for sql in statements(captured) if not TRANSACTION_CONTROL.match(sql)]) == 7
 
 
 def test_a_claim_whose_attempt_row_cannot_be_written_is_not_kept(settings, sandbox, monkeypatch):

@@ -1,7 +1,8 @@
 """The production start, as an operator runs it: `make serve` behind a TLS-terminating proxy.
 
 `make serve` runs collectstatic and migrate with production settings and starts supervisord with
-deploy/supervisord.conf (gunicorn, the worker, the housekeeper, beat) against the test database,
+deploy/supervisord.conf (gunicorn, the worker, the bulk worker, the housekeeper, beat) against the test
+database,
 each broker the suite runs on, and the sandbox standing in for AWS (named by
 PORTAL_AWS_ENDPOINT_URL, credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, as production
 does it). The test is the proxy and the browser: it speaks plain HTTP to gunicorn with
@@ -37,7 +38,7 @@ PUBLIC_HOST = "portal.example.test"
 PUBLIC_ORIGIN = f"https://{PUBLIC_HOST}"
 FORM_PATH = "/operations/appfabric/CreateIngestion/"
 METRICS_TOKEN = secrets.token_urlsafe(24)
-PROGRAMS = ("web", "worker", "housekeeper", "beat")
+PROGRAMS = ("web", "worker", "bulk-worker", "housekeeper", "beat")
 
 
 def production_env(sandbox_url: str, broker_url: str, var_dir: Path, port: int) -> dict[str, str]:
@@ -174,7 +175,7 @@ def test_make_serve_runs_the_portal_behind_a_tls_proxy(broker_url, sandbox, var_
             f"{base_url}/metrics", headers={"Host": PUBLIC_HOST, "Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10
         )
         plain_page = http.get(f"{base_url}/", headers={"Host": PUBLIC_HOST}, allow_redirects=False, timeout=10)
-        # All four are up (RUNNING once a program has stayed up its startsecs, which the first pages
+        # All five are up (RUNNING once a program has stayed up its startsecs, which the first pages
         # can beat on a slow machine).
         programs = portal.status_once_running(PROGRAMS)
 
