@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integrations import notification_views, picker_views, preset_views, resource_views, views
+from integrations import batch_views, notification_views, picker_views, preset_views, resource_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -9,6 +9,14 @@ urlpatterns = [
     path("operations/<str:service>/<str:name>/validate/", views.operation_validate, name="operation_validate"),
     # A picker's choices, as the form's htmx asks for them (integrations/picker_views.py).
     path("operations/<str:service>/<str:name>/choices/<str:member>/", picker_views.choices, name="operation_choices"),
+    # Batches: a file of events uploaded as one (integrations/batch_views.py).
+    path("operations/<str:service>/<str:name>/batches/new/", batch_views.batch_upload, name="batch_upload"),
+    path("batches/", batch_views.batch_list, name="batch_list"),
+    path("batches/<int:pk>/", batch_views.batch_detail, name="batch_detail"),
+    path("batches/<int:pk>/progress/", batch_views.batch_progress, name="batch_progress"),
+    path("batches/<int:pk>/report.csv", batch_views.batch_report_export, name="batch_report_export"),
+    path("batches/<int:pk>/<str:action>/", batch_views.batch_action, name="batch_action"),
+    path("requests/<int:pk>/group/<str:action>/", batch_views.request_group_action, name="request_group_action"),
     path("requests/", views.request_list, name="request_list"),
     path("requests/export.csv", views.request_export, {"fmt": "csv"}, name="request_export_csv"),
     path("requests/export.jsonl", views.request_export, {"fmt": "jsonl"}, name="request_export_jsonl"),
