@@ -36,12 +36,12 @@ from typing import IO, TYPE_CHECKING, Any
 from botocore.model import Shape, StructureShape
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Max, Q, QuerySet
 from django.utils import timezone
 
 from awsmodel.timestamps import TimestampError, parse_timestamp
-from integrations import lifecycle, ordering, pipeline
+from integrations import lifecycle, ordering, pipeline, rate_limits
 from integrations.models import (
     ApprovalRule,
     AwsRequest,
@@ -69,6 +69,8 @@ CHUNK_BYTES = 8 * 1024 * 1024
 # A line longer than this is refused without being read whole (the largest member, Supply Chain's
 # data, holds up to 1,048,576 characters; JSON escapes can make that up to six times as many bytes).
 MAX_LINE_BYTES = 8 * 1024 * 1024
+# How many workers check an uploaded file's lines at once (each takes the chunks the others have not).
+CHECK_TASKS = 2
 # A check or a recording whose batch has not moved for this long is sent to a worker again.
 STALLED_AFTER = dt.timedelta(seconds=60)
 # The rate shown on the batch page: requests finished in this last stretch of time.
@@ -173,7 +175,11 @@ def upload(
         if count == 0:
             raise UploadError("The file holds no lines to send.")
         Batch.objects.filter(pk=batch.pk).update(lines=count, columns=batch.columns)
-        transaction.on_commit(lambda: _send_task("check_batch", batch.pk), robust=True)
+        # Several checks share the lines (each locks the chunk it takes) where the database can
+        # lock rows; SQLite has one writer at a time, so one check does it all there.
+        checks = CHECK_TASKS if connection.vendor == "postgresql" else 1
+        for _ in range(min(checks, -(-count // CHUNK_LINES))):
+            transaction.on_commit(lambda: _send_task("check_batch", batch.pk), robust=True)
     batch.refresh_from_db()
     return batch
 
@@ -584,20 +590,27 @@ def _steer(batch: Batch, user: User, sources: str | tuple[str, ...], target: str
 
 
 def top_up(batch_id: int) -> list[int]:
-    """Send more of a running batch's requests, up to PORTAL_BULK_IN_FLIGHT in the broker or running:
-    retries that are due first, then queued ones in line order, each only if its group is free.
+    """Send more of a running batch's requests, up to PORTAL_BULK_IN_FLIGHT in the broker or running
+    and what the rate limit will admit until the next round: retries that are due first, then queued
+    ones in line order, each only if its group is free.
 
     Safe to run anywhere at once (two feeders lock different rows); at worst a few more than the
     limit are in flight for a moment.
     """
     now = timezone.now()
     with transaction.atomic():
-        if not Batch.objects.filter(pk=batch_id, status=B.RUNNING).exists():
+        batch = Batch.objects.filter(pk=batch_id, status=B.RUNNING).values("account_id", "region", "service").first()
+        if batch is None:
             return []
         sent = AwsRequest.objects.filter(
             batch_id=batch_id, enqueued_at__isnull=False, status__in=(S.QUEUED, S.RUNNING, S.RETRYING)
         ).count()
-        room = settings.PORTAL_BULK_IN_FLIGHT - sent
+        # No more than the rate limit will admit before the next round: the rest would only be
+        # claimed, refused a token and deferred.
+        budget = rate_limits.bulk_budget(
+            batch["account_id"], batch["region"], batch["service"], settings.PORTAL_SWEEP_INTERVAL_SECONDS
+        )
+        room = min(settings.PORTAL_BULK_IN_FLIGHT - sent, int(budget))
         if room <= 0:
             return []
         due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)

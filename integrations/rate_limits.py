@@ -119,3 +119,25 @@ def throttled(account_id: str, region: str, service: str, *, now: float | None =
             throttles=F("throttles") + 1,
         )
     )
+
+
+def bulk_budget(account_id: str, region: str, service: str, within: float, *, now: float | None = None) -> float:
+    """How many calls a batch may expect to make in the next ``within`` seconds: the tokens above the
+    interactive reserve now, plus what the bucket refills meanwhile (infinite without a limit).
+
+    The batch feeder sends no more than this, so that a batch's requests are mostly admitted
+    rather than claimed, refused and deferred (work for nothing, on a loaded database).
+    """
+    limit = limit_for(service)
+    if limit.rate <= 0:
+        return float("inf")
+    now = time.time() if now is None else now
+    bucket = (
+        RateBucket.objects.filter(key=bucket_key(account_id, region, service)).values("tokens", "stamp", "rate").first()
+    )
+    if bucket is None:
+        return limit.burst + limit.rate * within
+    rate = min(bucket["rate"], limit.rate)
+    tokens = min(limit.burst, bucket["tokens"] + max(0.0, now - bucket["stamp"]) * rate)
+    reserve = limit.burst * settings.PORTAL_RATE_INTERACTIVE_RESERVE
+    return max(0.0, tokens - reserve) + rate * within
