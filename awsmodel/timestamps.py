@@ -45,6 +45,20 @@ def parse_timestamp(value: object) -> dt.datetime:
     Accepts a datetime (naive ones are UTC), epoch seconds as an int or a float (not a bool) or as
     a string of digits, and ISO-8601 strings ("2026-01-31T14:30:00Z", "2026-01-31").
     """
+    moment = read_moment(value)
+    if not isinstance(value, dt.datetime) and _botocore_reading(value) != moment:
+        # Python reads a few ISO-8601 forms that botocore's parser does not ("2026-W05-1"), or
+        # reads differently: only what both read as the same moment is sent.
+        raise TimestampError(f"must be {FORMAT_WORDS}")
+    return moment
+
+
+def read_moment(value: object) -> dt.datetime:
+    """``value`` as Python reads it, in UTC, without asking botocore whether it reads the same.
+
+    ``parse_timestamp`` is that and botocore's agreement; this alone is for a value it has accepted
+    already (botocore's parser, dateutil's, is most of what checking a timestamp costs).
+    """
     if isinstance(value, bool):
         raise TimestampError(f"must be {FORMAT_WORDS}, not true or false")
     if isinstance(value, dt.datetime):
@@ -68,10 +82,6 @@ def parse_timestamp(value: object) -> dt.datetime:
         moment = moment.astimezone(dt.UTC)
     except OverflowError:
         raise TimestampError(f"must be {RANGE_WORDS}") from None
-    if not isinstance(value, dt.datetime) and _botocore_reading(value) != moment:
-        # Python reads a few ISO-8601 forms that botocore's parser does not ("2026-W05-1"), or
-        # reads differently: only what both read as the same moment is sent.
-        raise TimestampError(f"must be {FORMAT_WORDS}")
     return moment
 
 

@@ -15,6 +15,7 @@ the earlier ones have vouched for):
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import math
 from collections.abc import Iterator, Mapping
@@ -27,7 +28,7 @@ from botocore.validate import ParamValidationDecorator, ParamValidator
 from awsmodel.characters import must_not_contain, unstorable_character
 from awsmodel.constraints import Violation, validate
 from awsmodel.shapes import Path, ShapeCheck, ShapeWalk
-from awsmodel.timestamps import FORMAT_WORDS
+from awsmodel.timestamps import FORMAT_WORDS, TimestampError, read_moment
 from operations import Operation
 
 # Violation is part of this module's answer, so it is exported with it.
@@ -222,4 +223,18 @@ def check_parameters(operation: Operation, params: Mapping[str, Any], *, strict:
     found += validate(shape, candidate)
     if found:
         return found
-    return _botocore_floor(operation.model, candidate) or operation.documented_rules(candidate)
+    # Timestamps go to botocore's checks as the moments they were read as (``validate`` proved
+    # botocore reads them the same): its validator and serializer would each parse them again.
+    return _botocore_floor(operation.model, _Moments().walk(shape, candidate)) or operation.documented_rules(candidate)
+
+
+class _Moments(ShapeWalk):
+    """The parameters with every timestamp as a datetime (values already accepted by ``validate``)."""
+
+    def scalar(self, shape: Shape, value: Any, path: Path) -> Any:
+        if shape.type_name != "timestamp" or value is None or isinstance(value, dt.datetime):
+            return value
+        try:
+            return read_moment(value)
+        except TimestampError:
+            return value  # not accepted: botocore's checks say so in their own words
