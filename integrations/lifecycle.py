@@ -457,6 +457,8 @@ def reopen(aws_request: AwsRequest, user: User, note: str = "") -> None:
             aws_request.pk,
             "reopen",
             attempt_base=aws_request.attempts.count(),
+            # Failing again, it holds its group again (integrations/ordering.py).
+            order_released=False,
             error_code="Reopened",
             error_message=_signed("Reopened", user, now, note),
             finished_at=None,

@@ -473,7 +473,7 @@ def _unapplied_migrations() -> list[str]:
 
 
 def check_broker(timeout: float, app: Any = None) -> list[Check]:
-    """Connect to the broker within ``timeout`` and look for both queues."""
+    """Connect to the broker within ``timeout`` and look for the queues workers must consume."""
     from portal.celery import app as default_app
 
     app = app or default_app
@@ -486,7 +486,7 @@ def check_broker(timeout: float, app: Any = None) -> list[Check]:
         return [Check("broker", False, f"{where}: " + _failed("broker", error).detail)]
     checks = [Check("broker", True, f"connected to {where}")]
     try:
-        for name in (settings.PORTAL_WORK_QUEUE, settings.PORTAL_HOUSEKEEPING_QUEUE):
+        for name in (settings.PORTAL_WORK_QUEUE, settings.PORTAL_BULK_QUEUE, settings.PORTAL_HOUSEKEEPING_QUEUE):
             try:
                 checks.append(within(timeout + 1, functools.partial(_queue_check, app, connection, name)))
             except Exception as error:

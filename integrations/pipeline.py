@@ -163,7 +163,7 @@ def _attempt(aws_request: AwsRequest, attempt: Attempt, claim_id: uuid.UUID) -> 
     if created is not None and created.next_check_at is not None:
         # Read back at once by whichever worker takes it; if this send is lost, the reconciliation
         # finds the resource due and sends it. It never changes the request's status.
-        resources.dispatch(created.pk)
+        resources.dispatch(created.pk, bulk=aws_request.batch_id is not None)
     return "succeeded"
 
 

@@ -317,12 +317,17 @@ def reconcile(now: dt.datetime | None = None) -> list[int]:
     return sent
 
 
-def dispatch(resource_id: int, *, force: bool = False, audit: bool | None = None) -> bool:
-    """Publish a check of one resource; False if the broker did not take it (the reconciliation will)."""
+def dispatch(resource_id: int, *, force: bool = False, audit: bool | None = None, bulk: bool = False) -> bool:
+    """Publish a check of one resource; False if the broker did not take it (the reconciliation will).
+
+    ``bulk``: the confirmation of a batch's request, on the bulk queue with the batch's calls, so
+    that a batch's read-backs never queue before single requests' work.
+    """
     from integrations.tasks import check_resource
 
+    options = {"queue": settings.PORTAL_BULK_QUEUE} if bulk else {}
     try:
-        check_resource.apply_async((resource_id,), {"force": force, "audit": audit})
+        check_resource.apply_async((resource_id,), {"force": force, "audit": audit}, **options)
     except Exception as exc:  # any broker failure: the row's next_check_at still says it is due
         logger.warning(
             "Could not send the check of resource %s (%s); the reconciliation will", resource_id, type(exc).__name__

@@ -501,7 +501,7 @@ def test_cancel_request_needs_to_know_who_cancels(db):
 
 @pytest.fixture
 def declared_queues(broker):
-    """Both queues declared on the test broker, as a worker declares them when it starts."""
+    """Every queue declared on the test broker, as a worker declares them when it starts."""
     with celery_app.connection_for_write() as connection:
         for queue in celery_app.amqp.queues.values():
             queue.bind(connection).declare()
@@ -532,6 +532,7 @@ def test_preflight_passes_when_database_broker_queues_and_credentials_are_all_th
         "migrations": "ok",
         "broker": "ok",
         f"queue {settings.PORTAL_WORK_QUEUE}": "ok",
+        f"queue {settings.PORTAL_BULK_QUEUE}": "ok",
         f"queue {settings.PORTAL_HOUSEKEEPING_QUEUE}": "ok",
         "target direct": "ok",
         "target with-role": "ok",
@@ -552,7 +553,9 @@ def test_preflight_prints_one_line_per_check_for_people(db, declared_queues, aws
 
     lines = out.splitlines()
     assert status == 0
-    assert [line.split()[0] for line in lines] == ["ok"] * 6 + ["skip"]
+    assert [line.split()[0] for line in lines] == ["ok"] * 7 + [
+        "skip"
+    ]  # database, migrations, broker, three queues, the target
     assert lines[0].split()[1] == "database"
 
 
