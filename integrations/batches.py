@@ -610,7 +610,7 @@ def top_up(batch_id: int) -> list[int]:
         budget = rate_limits.bulk_budget(
             batch["account_id"], batch["region"], batch["service"], settings.PORTAL_SWEEP_INTERVAL_SECONDS
         )
-        room = min(settings.PORTAL_BULK_IN_FLIGHT - sent, int(budget))
+        room = int(min(settings.PORTAL_BULK_IN_FLIGHT - sent, budget))
         if room <= 0:
             return []
         due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
@@ -705,7 +705,10 @@ def retry(aws_request: AwsRequest, user: User) -> None:
     lifecycle.authorize(user, get_operation(aws_request.operation_key), aws_request.target)
     if batch.status not in (B.RUNNING, B.PAUSED, B.FINISHED):
         raise BatchError(f"This batch is {B(batch.status).label.lower()}; its requests are not run any more.")
-    plan = operator.plan_retry(aws_request, timezone.now())
+    try:
+        plan = operator.plan_retry(aws_request, timezone.now())
+    except operator.RetryRefusedError as refused:  # not failed (any more), or retried meanwhile
+        raise BatchError(str(refused)) from None
     if plan.duplicate_risk:
         raise BatchError(f"Not retried: {plan.reason}. Release the group instead, and send the event again.")
     with transaction.atomic():
