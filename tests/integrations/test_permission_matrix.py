@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 
 from integrations.api.tokens import create_token
-from integrations.models import ApprovalDecision, AwsRequest, AwsTarget, RequestStatus
+from integrations.models import ApprovalDecision, AwsRequest, AwsTarget, Batch, BatchStatus, RequestStatus
 from integrations.permissions import ADMINISTRATORS, APPROVERS, AUDITORS, OPERATORS
 from operations import all_operations
 from tests.factories import (
@@ -44,6 +44,7 @@ SEE_ALL = {AUDITOR, APPROVER, ADMINISTRATOR, SUPERUSER}
 
 INGESTION = "appfabric/CreateIngestion"
 CONNECTOR = "appflow/RegisterConnector"  # the one operation WITHOUT_OPERATION may run
+EVENTS = "supplychain/SendDataIntegrationEvent"  # the operation that takes uploaded files
 FORM_URL = f"/operations/{INGESTION}/"
 API_SUBMIT = f"/api/operations/{INGESTION}/requests/"
 CONNECTOR_PARAMS = {
@@ -70,10 +71,33 @@ class World:
     others: AwsRequest  # a request someone else made
     sandbox: AwsTarget  # the Operators' target
     team_a: AwsTarget  # the target granted to ONE_TARGET alone
+    own_batch: Batch | None  # a batch the actor uploaded (None for anonymous)
+    others_batch: Batch  # a batch someone else uploaded
 
     @property
     def own_or_others(self) -> AwsRequest:
         return self.own or self.others
+
+    @property
+    def own_or_others_batch(self) -> Batch:
+        return self.own_batch or self.others_batch
+
+
+def make_batch(user, target: AwsTarget) -> Batch:
+    """A checked batch of Supply Chain events, as an upload leaves it."""
+    service, name = EVENTS.split("/")
+    return Batch.objects.create(
+        service=service,
+        operation=name,
+        target=target,
+        account_id=target.account_id,
+        region=target.region,
+        created_by=user,
+        created_by_username=user.get_username(),
+        file_name="events.jsonl",
+        file_format="jsonl",
+        status=BatchStatus.DRAFT,
+    )
 
 
 def make_actor(actor: str):
@@ -113,11 +137,14 @@ def world(request, db, client) -> World:
     sandbox = default_target()
     team_a = make_target("team-a", account_id="444455556666", region="eu-west-1")
     user = make_actor(actor)
-    others = make_request(user=make_operator("someone-else"))
+    someone_else = make_operator("someone-else")
+    others = make_request(user=someone_else)
     own = make_request(user=user) if user is not None else None
+    others_batch = make_batch(someone_else, sandbox)
+    own_batch = make_batch(user, sandbox) if user is not None else None
     if user is not None:
         client.force_login(user)
-    return World(actor, user, own, others, sandbox, team_a)
+    return World(actor, user, own, others, sandbox, team_a, own_batch, others_batch)
 
 
 def expand(table: dict[str, dict[str, object]]) -> list:
@@ -148,7 +175,7 @@ def assert_outcome(response, path: str, expected: object) -> None:
     elif expected == ADMIN_LOGIN:
         assert response.status_code == 302
         assert response["Location"] == f"/admin/login/?next={path}"
-    elif isinstance(expected, str):  # a redirect to that page
+    elif isinstance(expected, str):  # a redirect to that page (formatted like the path)
         assert response.status_code == 302
         assert response["Location"] == expected
     else:
@@ -174,6 +201,16 @@ PAGES = {
     # Run again: the form filled from a request (own requests are of the ingestion operation).
     "/requests/{own}/again/": {ANONYMOUS: LOGIN, **{a: _may_open_form(a, INGESTION) for a in SIGNED_IN}},
     "/requests/{others}/again/": row(404, **dict.fromkeys(SEE_ALL - {SUPERUSER}, 403), superuser=200),
+    # Batches: their own for everyone, everybody's for those who see every request.
+    "/batches/": row(200),
+    f"/operations/{EVENTS}/batches/new/": {ANONYMOUS: LOGIN, **{a: _may_open_form(a, EVENTS) for a in SIGNED_IN}},
+    "/batches/{own_batch}/": row(200),
+    "/batches/{others_batch}/": row(404, **dict.fromkeys(SEE_ALL, 200)),
+    "/batches/{own_batch}/report.csv": row(200),
+    "/batches/{others_batch}/report.csv": row(404, **dict.fromkeys(SEE_ALL, 200)),
+    # The live part is a partial for htmx; asked for as a page, it sends the reader to the batch's page.
+    "/batches/{own_batch}/progress/": row("/batches/{own_batch}/"),
+    "/batches/{others_batch}/progress/": row(404, **dict.fromkeys(SEE_ALL, "/batches/{others_batch}/")),
     "/resources/": row(200),
     "/resources/export.csv": row(403, auditor=200, superuser=200),
     "/resources/export.jsonl": row(403, auditor=200, superuser=200),
@@ -194,7 +231,14 @@ PAGES = {
 
 @pytest.mark.parametrize(("page", "actor", "expected"), expand(PAGES))
 def test_pages(client, world, page, actor, expected):
-    path = page.format(own=world.own_or_others.pk, others=world.others.pk)
+    ids = {
+        "own": world.own_or_others.pk,
+        "others": world.others.pk,
+        "own_batch": world.own_or_others_batch.pk,
+        "others_batch": world.others_batch.pk,
+    }
+    path = page.format(**ids)
+    expected = expected.format(**ids) if isinstance(expected, str) else expected
 
     response = client.get(path)
 
@@ -215,9 +259,12 @@ def test_the_table_covers_every_page_of_the_portal():
         "resources/<int:pk>/recheck/",
         "presets/save/<str:service>/<str:name>/",
         "presets/<int:pk>/delete/",
+        # Batches' and groups' actions: POST-only, tested in test_batch_views.
+        "batches/<int:pk>/<str:action>/",
+        "requests/<int:pk>/group/<str:action>/",
     }
     covered = {re.sub(r"\{\w+\}", "<int:pk>", page).lstrip("/") for page in PAGES}
-    covered |= {"operations/<str:service>/<str:name>/"}
+    covered |= {"operations/<str:service>/<str:name>/", "operations/<str:service>/<str:name>/batches/new/"}
     assert routes <= covered
 
 
