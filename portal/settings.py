@@ -394,6 +394,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RequestStatusEnum": "integrations.models.RequestStatus",
         "ResourceStatusEnum": "integrations.models.ResourceStatus",
+        "BatchStatusEnum": "integrations.models.BatchStatus",
     },
 }
 

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from integrations import batches, lifecycle
 from integrations.history import requested_by, resource_type
-from integrations.models import ApprovalDecision, Attempt, AwsRequest, RequestStatus, Resource
+from integrations.models import (
+    ApprovalDecision,
+    Attempt,
+    AwsRequest,
+    Batch,
+    BatchLine,
+    BatchStatus,
+    RequestStatus,
+    Resource,
+)
 
 
 class AttemptSerializer(serializers.ModelSerializer):
@@ -127,8 +141,23 @@ class ResourceSerializer(serializers.ModelSerializer):
         return requested_by(resource)
 
 
+class BatchRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.CharField(help_text="The batch in the API.")
+
+
+def _absolute(context: Mapping[str, Any], name: str, *args: object) -> str:
+    return context["request"].build_absolute_uri(reverse(name, args=args))
+
+
 class RequestDetailSerializer(RequestSerializer):
     attempts = AttemptSerializer(many=True, read_only=True)
+    batch = serializers.SerializerMethodField(
+        help_text="The uploaded batch this request is a line of; null for a request made on its own."
+    )
+    batch_line = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Its line in the batch's file; null outside a batch."
+    )
     decision = DecisionSerializer(read_only=True, allow_null=True, default=None)
     resource = serializers.SerializerMethodField(
         help_text="What the request created and what AWS last said of it (confirmed, changed, gone); "
@@ -140,7 +169,17 @@ class RequestDetailSerializer(RequestSerializer):
     )
 
     class Meta(RequestSerializer.Meta):
-        fields = (*RequestSerializer.Meta.fields, "attempts", "decision", "resource", "cancelled_by", "cancel_reason")
+        fields = (
+            *RequestSerializer.Meta.fields, "attempts", "decision", "resource", "cancelled_by", "cancel_reason",
+            "batch", "batch_line",
+        )  # fmt: skip
+
+    @extend_schema_field(BatchRefSerializer(allow_null=True))
+    def get_batch(self, aws_request: AwsRequest) -> dict | None:
+        # From the id alone: reading a request never costs a query for its batch.
+        if aws_request.batch_id is None:
+            return None
+        return {"id": aws_request.batch_id, "url": _absolute(self.context, "api-batch-detail", aws_request.batch_id)}
 
     @extend_schema_field(ResourceSerializer(allow_null=True))
     def get_resource(self, aws_request: AwsRequest) -> dict | None:
@@ -149,3 +188,146 @@ class RequestDetailSerializer(RequestSerializer):
             return None
         resource = Resource.objects.filter(request=aws_request).select_related("target", "request").first()
         return ResourceSerializer(resource, context=self.context).data if resource else None
+
+
+# --- batches (integrations/batches.py) ---------------------------------------------------------------
+
+
+class BatchDecisionSerializer(serializers.Serializer):
+    approved = serializers.BooleanField()
+    decided_by = serializers.CharField(help_text="The approver's username.")
+    decided_at = serializers.DateTimeField()
+    reason = serializers.CharField(allow_blank=True)
+
+
+class BatchLinksSerializer(serializers.Serializer):
+    report = serializers.CharField(help_text="The invalid lines and what is wrong with each.")
+    failures = serializers.CharField(help_text="The batch's failed requests.")
+    page = serializers.CharField(help_text="The batch's page in the portal.")
+    requests = serializers.CharField(help_text="The batch's requests in the history.")
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    """A batch as listed: what it is, where it stands, and the counts of its file."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api-batch-detail")
+    operation = serializers.CharField(source="operation_key")
+    target = serializers.CharField(source="target.name")
+    created_by = serializers.CharField(source="created_by_username", help_text="Who uploaded it.")
+    status = serializers.ChoiceField(choices=BatchStatus.choices)
+    status_label = serializers.CharField(source="get_status_display", help_text="The status in words.")
+    decision = serializers.SerializerMethodField(
+        help_text="The one approval decision for the whole batch; null until an approver decides."
+    )
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Batch
+        fields: tuple[str, ...] = (
+            "id", "url", "operation", "target", "account_id", "region", "created_by", "created_at", "updated_at",
+            "file_name", "file_format", "status", "status_label", "lines", "checked_lines", "invalid_lines",
+            "skip_invalid", "submitted_at", "requests_recorded", "decision", "paused_at", "finished_at", "links",
+        )  # fmt: skip
+        extra_kwargs = {
+            "lines": {"help_text": "The lines read from the file (blank lines left out)."},
+            "checked_lines": {"help_text": "The lines checked so far by the operation's rules."},
+            "invalid_lines": {"help_text": "The lines that break the rules (see the report)."},
+            "skip_invalid": {"help_text": "Submitted without its invalid lines."},
+            "requests_recorded": {"help_text": "The requests recorded so far, one per valid line."},
+        }
+
+    @extend_schema_field(BatchDecisionSerializer(allow_null=True))
+    def get_decision(self, batch: Batch) -> dict | None:
+        if batch.decided_at is None:
+            return None
+        return {
+            "approved": batch.status != BatchStatus.REJECTED,
+            "decided_by": batch.decided_by.get_username() if batch.decided_by else "",
+            "decided_at": serializers.DateTimeField().to_representation(batch.decided_at),
+            "reason": batch.decision_reason,
+        }
+
+    @extend_schema_field(BatchLinksSerializer)
+    def get_links(self, batch: Batch) -> dict:
+        request = self.context["request"]
+        return {
+            "report": _absolute(self.context, "api-batch-report", batch.pk),
+            "failures": _absolute(self.context, "api-batch-failures", batch.pk),
+            "page": request.build_absolute_uri(batch.get_absolute_url()),
+            "requests": f"{_absolute(self.context, 'api-requests')}?batch={batch.pk}",
+        }
+
+
+class ProgressSerializer(serializers.Serializer):
+    counts = serializers.DictField(child=serializers.IntegerField(), help_text="Requests by status.")
+    total = serializers.IntegerField(help_text="Requests recorded.")
+    finished = serializers.IntegerField(help_text="Requests in a final status.")
+    rate = serializers.FloatField(help_text="Requests finished a second, over the last minute.")
+    seconds_left = serializers.FloatField(
+        allow_null=True, help_text="At that rate; null when nothing finished lately or the batch is not running."
+    )
+    held = serializers.IntegerField(help_text="Failed requests holding their event group (see failures).")
+
+
+class BatchDetailSerializer(BatchSerializer):
+    """A batch with its progress (the requests' counts, read when asked: not in the list)."""
+
+    progress = serializers.SerializerMethodField()
+
+    class Meta(BatchSerializer.Meta):
+        fields = (*BatchSerializer.Meta.fields, "progress")
+
+    @extend_schema_field(ProgressSerializer)
+    def get_progress(self, batch: Batch) -> dict:
+        return ProgressSerializer(batches.progress(batch)).data
+
+
+class LineErrorSerializer(serializers.Serializer):
+    member = serializers.CharField(allow_blank=True, help_text="The member (dotted path); empty for the whole line.")
+    message = serializers.CharField()
+
+
+class ReportLineSerializer(serializers.ModelSerializer):
+    line = serializers.IntegerField(source="number", help_text="The line's number in the file.")
+    errors = LineErrorSerializer(many=True)  # type: ignore[assignment]
+
+    class Meta:
+        model = BatchLine
+        fields = ("line", "errors")
+
+
+class FailureSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api-request-detail")
+    line = serializers.IntegerField(source="batch_line", help_text="Its line in the batch's file.")
+    holds_group = serializers.SerializerMethodField(
+        help_text="Whether it holds its event group: later events of the group wait until it is released or retried."
+    )
+
+    class Meta:
+        model = AwsRequest
+        fields = ("id", "url", "line", "error_code", "error_message", "holds_group")
+
+    def get_holds_group(self, aws_request: AwsRequest) -> bool:
+        held = aws_request.status == RequestStatus.FAILED and not aws_request.order_released
+        return held and bool(aws_request.order_key)
+
+
+class UploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="A CSV file (a header of members) or JSON lines (one object a line).")
+    target = serializers.CharField(help_text="The name of an AWS target you may use.")
+    format = serializers.ChoiceField(
+        choices=batches.FORMATS, required=False, help_text="csv or jsonl; by default, from the file's extension."
+    )
+
+
+class BatchActionSerializer(serializers.Serializer):
+    skip_invalid = serializers.BooleanField(
+        required=False, default=False, help_text="submit: record the valid lines and leave out the invalid ones."
+    )
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=True,
+        help_text=f"cancel, approve, reject: why (required to reject; at most {lifecycle.REASON_LIMIT} characters).",
+    )

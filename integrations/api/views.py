@@ -44,6 +44,7 @@ HISTORY_PARAMETERS = [
     OpenApiParameter("created_from", OpenApiTypes.DATE, description="From this day's start (the portal's time zone)"),
     OpenApiParameter("created_to", OpenApiTypes.DATE, description="Up to this day's end (the portal's time zone)"),
     OpenApiParameter("q", str, description=history.SEARCH_HELP),
+    OpenApiParameter("batch", int, description="The requests of one uploaded batch"),
 ]
 
 

@@ -25,6 +25,7 @@ from tests.factories import make_operator, make_request
 
 MAX_EXAMPLES = 25
 SUBMIT = "/api/operations/{service}/{name}/requests/"
+UPLOAD = "/api/operations/{service}/{name}/batches/"
 ENDPOINTS = [
     ("GET", "/api/operations/"),
     ("POST", SUBMIT),
@@ -33,6 +34,13 @@ ENDPOINTS = [
     ("GET", "/api/resources/"),
     ("GET", "/api/operations/{service}/{name}/choices/{member}/"),
     ("POST", "/api/requests/{id}/cancel/"),
+    ("POST", UPLOAD),
+    ("GET", "/api/batches/"),
+    ("GET", "/api/batches/{id}/"),
+    ("GET", "/api/batches/{id}/report/"),
+    ("GET", "/api/batches/{id}/failures/"),
+    ("POST", "/api/batches/{id}/{action}/"),
+    ("POST", "/api/requests/{id}/group/{action}/"),
 ]
 BOUNDED = settings(
     max_examples=MAX_EXAMPLES,
@@ -116,3 +124,20 @@ def test_no_generated_submit_to_a_real_operation_is_a_server_error(api_schema, a
     assert set(AwsRequest.objects.values_list("created_by__username", "target__name").distinct()) == {
         ("operator", "sandbox")
     }
+
+
+def test_no_generated_upload_of_events_is_a_server_error(api_schema, auth):
+    """As for submits: the operation that takes files, in a usable target half the time, so that the
+    generated files reach the reading of their lines."""
+    strategy = api_schema[UPLOAD]["POST"].as_strategy(
+        path_parameters={"service": "supplychain", "name": "SendDataIntegrationEvent"}
+    )
+
+    @BOUNDED
+    @given(case=strategy, in_sandbox=st.booleans())
+    def run(case, in_sandbox):
+        if in_sandbox and isinstance(case.body, dict):
+            case.body["target"] = "sandbox"
+        call_and_check(case, auth)
+
+    run()

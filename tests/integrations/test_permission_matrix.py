@@ -499,6 +499,13 @@ API = {
     "GET /api/requests/999999/": row(404, anonymous=401),
     "GET /api/schema/": row(200, anonymous=401),
     "GET /api/resources/": row(200, anonymous=401),
+    "GET /api/batches/": row(200, anonymous=401),
+    "GET /api/batches/{own_batch}/": row(200, anonymous=401),
+    "GET /api/batches/{others_batch}/": row(404, anonymous=401, **dict.fromkeys(SEE_ALL, 200)),
+    "GET /api/batches/{own_batch}/report/": row(200, anonymous=401),
+    "GET /api/batches/{others_batch}/report/": row(404, anonymous=401, **dict.fromkeys(SEE_ALL, 200)),
+    "GET /api/batches/{own_batch}/failures/": row(200, anonymous=401),
+    "GET /api/batches/{others_batch}/failures/": row(404, anonymous=401, **dict.fromkeys(SEE_ALL, 200)),
     f"POST {API_SUBMIT}": row(403, anonymous=401, operator=201, superuser=201),
     f"POST /api/operations/{CONNECTOR}/requests/": row(
         403,
@@ -514,7 +521,12 @@ API = {
 @pytest.mark.parametrize(("call", "actor", "expected"), expand(API))
 def test_api(client, world, call, actor, expected):
     method, path = call.split(" ", 1)
-    path = path.format(own=world.own_or_others.pk, others=world.others.pk)
+    path = path.format(
+        own=world.own_or_others.pk,
+        others=world.others.pk,
+        own_batch=world.own_or_others_batch.pk,
+        others_batch=world.others_batch.pk,
+    )
     params = CONNECTOR_PARAMS if CONNECTOR in path else ingestion_params()
     before = set(AwsRequest.objects.values_list("pk", flat=True))
 
@@ -536,10 +548,14 @@ def test_api(client, world, call, actor, expected):
 def test_the_api_table_covers_every_api_endpoint():
     from integrations.api.urls import urlpatterns
 
-    # The choices and the cancel have their own permission tests (test_api_choices, test_api).
+    # The choices, the cancel and the batches' upload and actions have their own permission tests
+    # (test_api_choices, test_api, test_api_batches).
     routes = {"/api/" + p.pattern._route for p in urlpatterns} - {
         "/api/operations/<str:service>/<str:name>/choices/<str:member>/",
         "/api/requests/<int:pk>/cancel/",
+        "/api/operations/<str:service>/<str:name>/batches/",
+        "/api/batches/<int:pk>/<str:action>/",
+        "/api/requests/<int:pk>/group/<str:action>/",
     }
     called = {re.sub(r"\{\w+\}|\d+", "<int:pk>", call.split(" ", 1)[1]) for call in API}
     called = {re.sub(r"/operations/[\w-]+/\w+/", "/operations/<str:service>/<str:name>/", c) for c in called}
