@@ -24,7 +24,17 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from integrations import history
-from integrations.models import ApprovalDecision, ApprovalRule, Attempt, AwsRequest, AwsTarget, Preset, Resource
+from integrations.models import (
+    ApprovalDecision,
+    ApprovalRule,
+    Attempt,
+    AwsRequest,
+    AwsTarget,
+    Batch,
+    Preset,
+    RateBucket,
+    Resource,
+)
 from integrations.permissions import (
     RESERVED_GROUPS,
     VIEW_SENSITIVE,
@@ -190,6 +200,47 @@ class ResourceAdmin(ReadOnlyAdmin):
         # 0.7 s at half a million resources, against milliseconds for the exact match on resource_id.
         term = search_term.strip()
         return (queryset.filter(resource_id=term) if term else queryset), False
+
+
+@admin.register(Batch)
+class BatchAdmin(ReadOnlyAdmin):
+    """Uploaded batches, to look at: steered on their own page (pause, resume, cancel, decide), never
+    here. Kept fast as the requests' list is: filters from fixed choices and the targets table (never
+    a DISTINCT over batches), no date hierarchy (a DISTINCT over dates), no full count, the target
+    joined. The file's lines are not shown (they hold the events' payloads, unredacted; the batch
+    page's report shows what is wrong with them)."""
+
+    list_display = ("id", "service", "operation", "status", "created_by_username", "target", "lines",
+                    "invalid_lines", "requests_recorded", "created_at", "finished_at")  # fmt: skip
+    list_select_related = ("target",)
+    list_filter = ("status", OperationListFilter, "target")
+    ordering = ("-created_at", "-id")
+    search_fields = ("=id",)
+    search_help_text = "A batch's number."
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip().lstrip("#")
+        if not term:
+            return queryset, False
+        if not (term.isascii() and term.isdigit() and len(term) <= 18):
+            return queryset.none(), False
+        return queryset.filter(pk=int(term)), False
+
+
+@admin.register(RateBucket)
+class RateBucketAdmin(ReadOnlyAdmin):
+    """The shared rate limits as the workers see them (integrations/rate_limits.py): each bucket's
+    current rate (lowered after a throttle from AWS), the tokens left, and the throttles received.
+    Read-only: a bucket is the workers' bookkeeping; its configured rate is a setting."""
+
+    list_display = ("key", "rate", "tokens", "throttles", "throttled_at")
+    ordering = ("key",)
+    search_fields = ("key",)
+    search_help_text = "Part of a bucket's key: an account, a region or a service."
+    readonly_fields = ("key", "rate", "tokens", "stamp", "throttles", "throttled_at")
 
 
 @admin.register(Preset)

@@ -695,15 +695,17 @@ def failures(batch: Batch) -> QuerySet[AwsRequest]:
 
 
 def retry(aws_request: AwsRequest, user: User) -> None:
-    """Run a failed request of a batch again, in its place in its group: the same request and client
-    token (``lifecycle.reopen``). Refused when its token may no longer protect the call."""
+    """Run a failed request of a group again, in its place in its group: the same request and client
+    token (``lifecycle.reopen``). Refused when its token may no longer protect the call. A batch's
+    request is retried by whoever steers the batch; a single request by its author."""
     from integrations import operator
 
     batch = aws_request.batch
-    if batch is None or not can_steer(user, batch):
+    allowed = can_steer(user, batch) if batch is not None else aws_request.created_by_id == user.pk
+    if not allowed:
         raise PermissionDenied("You may not retry this request.")
     lifecycle.authorize(user, get_operation(aws_request.operation_key), aws_request.target)
-    if batch.status not in (B.RUNNING, B.PAUSED, B.FINISHED):
+    if batch is not None and batch.status not in (B.RUNNING, B.PAUSED, B.FINISHED):
         raise BatchError(f"This batch is {B(batch.status).label.lower()}; its requests are not run any more.")
     try:
         plan = operator.plan_retry(aws_request, timezone.now())
@@ -712,10 +714,11 @@ def retry(aws_request: AwsRequest, user: User) -> None:
     if plan.duplicate_risk:
         raise BatchError(f"Not retried: {plan.reason}. Release the group instead, and send the event again.")
     with transaction.atomic():
-        # A finished batch runs again for this request (its page shows it running until it ends).
-        _move(batch.pk, B.FINISHED, B.RUNNING, finished_at=None)
+        if batch is not None:
+            # A finished batch runs again for this request (its page shows it running until it ends).
+            _move(batch.pk, B.FINISHED, B.RUNNING, finished_at=None)
         try:
-            lifecycle.reopen(aws_request, user, note="Retried from its batch's page.")
+            lifecycle.reopen(aws_request, user, note="Retried from its page, in its place in its group.")
         except lifecycle.ReopenError as lost:
             raise BatchError(str(lost)) from None
 

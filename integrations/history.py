@@ -136,6 +136,9 @@ class HistoryFilter(forms.Form):
         label="ARN, AWS request id or client token",
         help_text=SEARCH_HELP,
     )
+    # The requests of one uploaded batch (the batch page's "all requests of this batch" link),
+    # answered by awsrequest_batch_status_idx. Hidden: it is followed, not typed.
+    batch = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -151,6 +154,11 @@ class HistoryFilter(forms.Form):
         return term
 
     @property
+    def chosen_batch(self) -> int | None:
+        """The batch whose requests are shown (``?batch=<id>``), once the filter was applied."""
+        return getattr(self, "cleaned_data", {}).get("batch") or None
+
+    @property
     def filtering(self) -> bool:
         """Whether any filter is set (the page then offers to clear them); a page's cursor is no filter."""
         return self.is_bound and any(self.data.get(name) for name in self.fields)
@@ -164,6 +172,8 @@ class HistoryFilter(forms.Form):
         self.is_valid()
         data = self.cleaned_data  # the fields that did validate
         requests = _apply_shared(requests, data)
+        if data.get("batch"):
+            requests = requests.filter(batch_id=data["batch"])
         if "q" in self.errors:
             return requests.none()
         if data.get("q"):

@@ -309,6 +309,8 @@ def decide(aws_request: AwsRequest, user: User, *, approve: bool, reason: str = 
         raise PermissionDenied("You may not approve requests.")
     if aws_request.created_by_id == user.pk:
         raise PermissionDenied("Nobody approves their own request.")
+    if aws_request.batch_id is not None:
+        raise DecisionError("This request is decided with its batch, on the batch's page: one decision for all.")
     reason = reason.strip()
     if not approve and not reason:
         raise DecisionError("Say why the request is rejected.")

@@ -34,6 +34,9 @@ OPERATORS, AUDITORS, APPROVERS, ADMINISTRATORS = "Operators", "Auditors", "Appro
 ADMINISTRATORS_OWN = (
     "view_all_requests",
     "view_awsrequest",
+    # Read-only in the admin, like the requests: uploaded batches, and the rate limits' buckets.
+    "view_batch",
+    "view_ratebucket",
     "view_attempt",
     "view_approvaldecision",
     "add_awstarget",

@@ -8,18 +8,29 @@ import uuid
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from integrations import committed, config_history, history, lifecycle, presets, preview, retry_policy
+from integrations import (
+    batches,
+    committed,
+    config_history,
+    history,
+    lifecycle,
+    ordering,
+    presets,
+    preview,
+    retry_policy,
+)
 from integrations.error_help import ALREADY_EXISTS, conflict_words, created_by_portal, explain
 from integrations.forms import FIELD, ROWS_ACTION, OperationForm, edit_rows, params_to_data
 from integrations.models import (
@@ -30,6 +41,8 @@ from integrations.models import (
     AttemptOutcome,
     AwsRequest,
     AwsTarget,
+    Batch,
+    BatchStatus,
     RequestStatus,
     Resource,
     ResourceStatus,
@@ -42,6 +55,7 @@ from integrations.permissions import (
     VIEW_SENSITIVE,
     Call,
     approver_names,
+    can_run,
     either_of,
     operation_or_404,
     runnable_operations,
@@ -67,6 +81,19 @@ EDIT = "_edit"
 HELD = "_held"
 HELD_SESSION_KEY = "integrations.preview_held"
 HELD_KEPT = 5  # previews whose Run (or Back) is still possible, per session
+
+
+def may_upload_batches(user: User | AnonymousUser) -> bool:
+    """Whether ``user`` may run any operation that takes uploaded files: who the Batches page is for."""
+    return user.is_authenticated and any(op.bulk_upload and can_run(user, op) for op in all_operations())
+
+
+def navigation(request: HttpRequest) -> dict[str, object]:
+    """What the navigation of every page shows to whom (a context processor: portal/settings.py).
+
+    Lazy, so that the htmx partials and pages without the navigation never ask.
+    """
+    return {"may_upload_batches": SimpleLazyObject(lambda: may_upload_batches(request.user))}
 
 
 def _render(request: PortalRequest, full: str, partial: str, context: dict, status: int = 200) -> HttpResponse:
@@ -105,7 +132,10 @@ def home(request: PortalRequest) -> HttpResponse:
         "failures": visible.filter(status=RequestStatus.FAILED, created_at__gte=timezone.now() - dt.timedelta(days=7))[
             :10
         ],
-        "waiting": visible.filter(status=RequestStatus.AWAITING_APPROVAL).exclude(created_by=request.user)[:10]
+        # A batch's requests are approved with their batch, on its page (the approval queue lists it).
+        "waiting": visible.filter(status=RequestStatus.AWAITING_APPROVAL, batch__isnull=True).exclude(
+            created_by=request.user
+        )[:10]
         if request.user.has_perm(APPROVE)
         else [],
         "operations": runnable_operations(request.user),
@@ -351,7 +381,7 @@ def request_detail(request: PortalRequest, pk: int) -> HttpResponse:
     few seconds, so that the requester sees it approved, running and done without reloading.
     """
     visible = AwsRequest.objects.select_related(
-        "created_by", "target", "resource", "decision__decided_by", "cancelled_by"
+        "created_by", "target", "resource", "decision__decided_by", "cancelled_by", "batch__decided_by"
     ).visible_to(request.user)
     if request.htmx:
         visible = visible.defer("parameters")
@@ -381,7 +411,13 @@ def request_detail(request: PortalRequest, pk: int) -> HttpResponse:
         else json.dumps(aws_request.response, indent=2, ensure_ascii=False),
         "can_cancel": aws_request.status in lifecycle.CANCELLABLE and lifecycle.can_cancel(request.user, aws_request),
         "reason_limit": lifecycle.REASON_LIMIT,
+        "batch": aws_request.batch,
+        **_group_state(aws_request, request.user),
     }
+    if context["poll_every"] and _held_up(aws_request, context.get("group_holder")):
+        # Held up by a person's decision (a failed event of its group, its batch paused): that
+        # takes minutes or days, as an approval does.
+        context["poll_every"] = AWAITING_POLL_SECONDS
     if aws_request.status == RequestStatus.FAILED and aws_request.error_code in ALREADY_EXISTS:
         context["conflict_words"] = conflict_words(operation, aws_request.parameters)
         context["conflict_with"] = created_by_portal(aws_request, operation, request.user)
@@ -391,14 +427,75 @@ def request_detail(request: PortalRequest, pk: int) -> HttpResponse:
             "parameters": json.dumps(parameters, indent=2, ensure_ascii=False),
             # An operator's retry with a new client token (manage.py retry_request), if the viewer may see it.
             "retried_as": aws_request.retries.visible_to(request.user).order_by("pk"),
+            # A batch's requests are decided all at once, on the batch's page (``batches.decide``).
             "can_decide": aws_request.status == RequestStatus.AWAITING_APPROVAL
+            and aws_request.batch_id is None
             and lifecycle.can_decide(request.user, aws_request),
+            "can_decide_batch": aws_request.batch is not None
+            and aws_request.batch.status == BatchStatus.AWAITING_APPROVAL
+            and batches.can_decide(request.user, aws_request.batch),
+            "batch_decision": _batch_decision(aws_request.batch),
         }
     response = _render(request, "integrations/request_detail.html", "integrations/_request_status.html", context)
     if request.htmx and not context["poll_every"]:
         # 286 stops htmx polling; its body (the final state) is still swapped in.
         response.status_code = HTMX_STOP_POLLING
     return response
+
+
+# Statuses in which a request of an ordered group may be kept waiting by an earlier one.
+GROUP_WAITS = (RequestStatus.AWAITING_APPROVAL, RequestStatus.QUEUED, RequestStatus.RETRYING)
+
+
+def may_steer_group(user: User, aws_request: AwsRequest) -> bool:
+    """Who may release a failed request's group or retry it: for a batch's request its owner and the
+    approvers (``batches.can_steer``), for a single one its author (as ``batches.release`` decides)."""
+    if aws_request.batch is not None:
+        return batches.can_steer(user, aws_request.batch)
+    return aws_request.created_by_id == user.pk
+
+
+def _group_state(aws_request: AwsRequest, user: User) -> dict[str, object]:
+    """What the page says of the request's event group (integrations/ordering.py): the earlier request
+    it waits for, or that later ones wait for it (a failed request holds its group until released).
+
+    One indexed query (on order_key, id) while it waits; nothing for a request outside any group.
+    """
+    if not aws_request.order_key:
+        return {}
+    if aws_request.status in GROUP_WAITS:
+        holder = ordering.holder(aws_request)
+        if holder is None:
+            return {}
+        # Another person's request may hold the group: its number and status are said, its link
+        # only given to those who may open it.
+        visible = AwsRequest.objects.visible_to(user).filter(pk=holder.pk).exists()
+        return {"group_holder": holder, "group_holder_visible": visible}
+    if aws_request.status == RequestStatus.FAILED:
+        if aws_request.order_released:
+            return {"group_released": True}
+        return {"holds_group": True, "may_steer_group": may_steer_group(user, aws_request)}
+    return {}
+
+
+def _held_up(aws_request: AwsRequest, holder: object) -> bool:
+    """Whether the request waits for a person rather than a worker: a failed request holds its group,
+    or its batch is paused."""
+    if isinstance(holder, AwsRequest) and holder.status == RequestStatus.FAILED:
+        return True
+    return aws_request.batch is not None and aws_request.batch.status == BatchStatus.PAUSED
+
+
+def _batch_decision(batch: Batch | None) -> dict[str, object] | None:
+    """The one decision on a batch's requests is the batch's (``batches.decide``): who, when, why."""
+    if batch is None or batch.decided_at is None or batch.decided_by is None:
+        return None
+    return {
+        "approved": batch.status != BatchStatus.REJECTED,
+        "by": batch.decided_by.get_username(),
+        "at": batch.decided_at,
+        "reason": batch.decision_reason,
+    }
 
 
 POLL_SECONDS = 1
@@ -528,9 +625,13 @@ APPROVERS_NAMED = 5
 
 def _awaiting_words(aws_request: AwsRequest, viewer: User, now: dt.datetime) -> tuple[str, str]:
     waited = f"Waiting {_duration((now - aws_request.created_at).total_seconds())} for approval"
+    if aws_request.batch_id is not None:
+        waited = f"{waited} of its batch #{aws_request.batch_id}"
     others = approver_names(aws_request.created_by_id, APPROVERS_NAMED)
     if others:
         who = either_of(others, APPROVERS_NAMED)
+        if aws_request.batch_id is not None:
+            return f"{waited} by {who}: it runs, with the rest of its batch, once one of them approves the batch.", ""
         return f"{waited} by {who}: it runs as soon as one of them approves it.", ""
     author_approves = aws_request.created_by.has_perm(APPROVE) and aws_request.created_by.is_active
     ask = "ask an administrator to give the approve permission (the Approvers group) to someone else"
@@ -554,7 +655,11 @@ APPROVAL_QUEUE_PAGE = 100
 def approval_queue(request: PortalRequest) -> HttpResponse:
     if not request.user.has_perm(APPROVE):
         raise PermissionDenied("You may not approve requests.")
-    waiting = AwsRequest.objects.filter(status=RequestStatus.AWAITING_APPROVAL).exclude(created_by=request.user)
+    # A batch's requests are decided with their batch (one row below each), not one by one: a
+    # batch of 100,000 events would flood the queue.
+    waiting = AwsRequest.objects.filter(status=RequestStatus.AWAITING_APPROVAL, batch__isnull=True).exclude(
+        created_by=request.user
+    )
     # The oldest first, a page of them: a queue of thousands (a long weekend) must not be a page of
     # thousands of rows, nor an exact count of them (the index on status and created_at serves both).
     rows = list(
@@ -562,9 +667,12 @@ def approval_queue(request: PortalRequest) -> HttpResponse:
         .defer("parameters", "response")
         .order_by("created_at", "id")[:APPROVAL_QUEUE_PAGE]
     )
+    waiting_batches = Batch.objects.filter(status=BatchStatus.AWAITING_APPROVAL).exclude(created_by=request.user)
+    batch_rows = list(waiting_batches.select_related("target").order_by("created_at", "id")[:APPROVAL_QUEUE_PAGE])
     titles = {op.key: op.title for op in all_operations()}
     context = {
         "waiting": [(r, titles.get(r.operation_key, r.operation_key)) for r in rows],
+        "batches": [(b, titles.get(b.operation_key, b.operation_key)) for b in batch_rows],
         "count": history.capped_count(waiting),
         "page_size": APPROVAL_QUEUE_PAGE,
     }
@@ -575,6 +683,14 @@ def approval_queue(request: PortalRequest) -> HttpResponse:
 def request_decide(request: PortalRequest, pk: int) -> HttpResponse:
     aws_request = _visible_request_or_404(request, pk)
     approve = request.POST.get("decision") == "approve"
+    if aws_request.batch_id is not None:
+        # One decision for the whole batch, on its page: not a request of it approved on its own.
+        messages.error(
+            request,
+            f"Request #{aws_request.pk} is decided with its batch #{aws_request.batch_id}: "
+            "approve or reject the batch on its page.",
+        )
+        return redirect(aws_request)
     try:
         lifecycle.decide(aws_request, request.user, approve=approve, reason=request.POST.get("reason", ""))
     except lifecycle.DecisionError as exc:

@@ -156,6 +156,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.portal",
+                # Whether the navigation offers Batches (the user may run an operation that takes files).
+                "integrations.views.navigation",
             ],
         },
     },

@@ -11,8 +11,10 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from integrations.models import ApprovalRule, AwsTarget
+from integrations.models import ApprovalRule, AwsTarget, Batch, BatchLine, BatchStatus, RateBucket
 from integrations.permissions import (
     ADMINISTRATORS,
     ADMINISTRATORS_AUTH,
@@ -513,3 +515,89 @@ def test_an_administrator_changes_their_own_password_on_the_admins_own_page(clie
 
     assert response.status_code == 302, response.content.decode()[:2000]
     assert refreshed(administrator).check_password("n3w admin pass!")
+
+
+# --- batches and rate buckets: read-only, like the requests ------------------------------------------------
+
+
+def a_batch(user: User) -> Batch:
+    target = default_target()
+    batch = Batch.objects.create(
+        service="supplychain", operation="SendDataIntegrationEvent", target=target, account_id=target.account_id,
+        region=target.region, created_by=user, created_by_username=user.username, file_name="events.csv",
+        file_format="csv", status=BatchStatus.DRAFT, lines=2, invalid_lines=1,
+    )  # fmt: skip
+    BatchLine.objects.create(batch=batch, number=2, raw='["SECRET-PAYLOAD"]', valid=False)
+    return batch
+
+
+def a_bucket() -> RateBucket:
+    return RateBucket.objects.create(
+        key="111122223333/us-east-1/supplychain", tokens=2.5, stamp=1.0, rate=5.0, throttles=3, throttled_at=None
+    )
+
+
+@pytest.fixture
+def superuser_client(client, db):
+    client.force_login(User.objects.create_superuser("root", password=PASSWORD))
+    return client
+
+
+def test_batches_and_rate_buckets_are_read_only_even_for_a_superuser(superuser_client, operator):
+    batch, bucket = a_batch(operator), a_bucket()
+
+    for model, obj in (("batch", batch), ("ratebucket", bucket)):
+        url = f"/admin/integrations/{model}/"
+        assert superuser_client.get(url).status_code == 200
+        assert superuser_client.get(f"{url}{obj.pk}/change/").status_code == 200
+        assert superuser_client.get(f"{url}add/").status_code == 403
+        assert superuser_client.post(f"{url}{obj.pk}/delete/", {"post": "yes"}).status_code == 403
+        assert superuser_client.post(f"{url}{obj.pk}/change/", {}).status_code == 403
+    assert Batch.objects.filter(pk=batch.pk, status=BatchStatus.DRAFT).exists()
+    assert RateBucket.objects.filter(pk=bucket.pk, rate=5.0).exists()
+
+
+def test_the_rate_bucket_list_shows_key_rate_tokens_and_throttles(superuser_client):
+    a_bucket()
+
+    text = superuser_client.get("/admin/integrations/ratebucket/").content.decode()
+
+    for column in ("key", "rate", "tokens", "throttles", "throttled_at"):
+        assert f"column-{column}" in text
+    assert "111122223333/us-east-1/supplychain" in text
+
+
+def test_a_batchs_admin_page_shows_no_line_of_its_file(superuser_client, operator):
+    """The lines hold the events' payloads as uploaded (never redacted): the batch page's report is
+    where what is wrong with them is read."""
+    batch = a_batch(operator)
+
+    text = superuser_client.get(f"/admin/integrations/batch/{batch.pk}/change/").content.decode()
+
+    assert "events.csv" in text
+    assert "SECRET-PAYLOAD" not in text
+
+
+def test_the_batch_list_and_its_filters_run_no_distinct_over_batches(superuser_client, operator):
+    a_batch(operator)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = superuser_client.get("/admin/integrations/batch/", {"status__exact": "draft"})
+
+    assert response.status_code == 200
+    assert f">{Batch.objects.get().pk}<" in response.content.decode()
+    batch_queries = [q["sql"] for q in queries.captured_queries if "integrations_batch" in q["sql"]]
+    assert batch_queries
+    assert not [sql for sql in batch_queries if "DISTINCT" in sql.upper()]
+
+
+def test_an_administrator_reads_batches_and_rate_buckets_and_changes_neither(admin_client, operator):
+    """As they read the requests (view_awsrequest): integrations.permissions.ADMINISTRATORS_OWN must
+    name view_batch and view_ratebucket."""
+    batch, bucket = a_batch(operator), a_bucket()
+
+    assert admin_client.get("/admin/integrations/batch/").status_code == 200
+    assert admin_client.get(f"/admin/integrations/batch/{batch.pk}/change/").status_code == 200
+    assert admin_client.get("/admin/integrations/ratebucket/").status_code == 200
+    assert admin_client.post(f"/admin/integrations/ratebucket/{bucket.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert admin_client.get("/admin/integrations/batch/add/").status_code == 403

@@ -13,9 +13,9 @@ from django.db import connection
 from django.utils import timezone
 
 from integrations import history
-from integrations.models import Attempt, AwsRequest, RequestStatus
+from integrations.models import Attempt, AwsRequest, Batch, BatchStatus, RequestStatus
 from operations import get_operation
-from tests.factories import make_operator, make_request, make_user
+from tests.factories import default_target, make_operator, make_request, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -284,3 +284,95 @@ def test_outside_the_c_collation_only_the_pattern_index_answers_a_start(alice):
 
     assert "awsrequest_resource_id_like" in plan, plan
     assert "~>=~" in plan
+
+
+# --- the requests of one batch ---------------------------------------------------------------------------
+
+
+def batch_of(user, n: int = 2) -> tuple[Batch, list[AwsRequest]]:
+    """A batch of ``user``'s with ``n`` requests (one per line), as ``batches.record`` leaves it."""
+    target = default_target()
+    batch = Batch.objects.create(
+        service="supplychain", operation="SendDataIntegrationEvent", target=target, account_id=target.account_id,
+        region=target.region, created_by=user, created_by_username=user.username, file_format="csv",
+        status=BatchStatus.RUNNING, requests_recorded=n,
+    )  # fmt: skip
+    made = [
+        make_request("supplychain/SendDataIntegrationEvent", user=user, batch=batch, batch_line=line, status=status)
+        for line, status in zip(range(2, n + 2), [RequestStatus.SUCCEEDED, RequestStatus.FAILED] * n, strict=False)
+    ]
+    return batch, made
+
+
+def test_the_batch_filter_shows_only_that_batchs_requests_and_links_back_to_it(alice_client, alice):
+    batch, made = batch_of(alice)
+    batch_of(alice)
+    make_request(user=alice)
+
+    response = alice_client.get("/requests/", {"batch": batch.pk})
+    text = response.content.decode()
+
+    assert shown(response) == {r.pk for r in made}
+    assert f'<a href="/batches/{batch.pk}/">batch #{batch.pk}</a>' in text
+    # Kept by the filter form, so that another filter chosen on the page narrows this batch further.
+    assert f'<input type="hidden" name="batch" value="{batch.pk}"' in text
+    assert shown(alice_client.get("/requests/", {"batch": batch.pk, "status": "failed"})) == {made[1].pk}
+
+
+def test_without_the_batch_filter_the_page_names_no_batch(alice_client, alice):
+    batch_of(alice)
+
+    text = alice_client.get("/requests/").content.decode()
+
+    assert 'id="batch-filter"' not in text
+    assert 'name="batch"' not in text
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "99999999999999999999", "1.5"])
+def test_a_batch_filter_that_names_no_batch_is_ignored_not_fatal(alice_client, alice, value):
+    _, made = batch_of(alice)
+    single = make_request(user=alice)
+
+    assert shown(alice_client.get("/requests/", {"batch": value})) == {single.pk, *(r.pk for r in made)}
+
+
+def test_the_batch_filter_shows_only_what_the_user_may_see(alice_client, alice):
+    theirs, _ = batch_of(make_operator("bob"))
+
+    assert shown(alice_client.get("/requests/", {"batch": theirs.pk})) == set()
+
+
+def test_the_export_and_the_api_filter_by_batch_as_the_page_does(client, alice):
+    batch, made = batch_of(alice)
+    make_request(user=alice)
+    client.force_login(make_user("auditor", groups=("Auditors",)))
+
+    exported = b"".join(client.get("/requests/export.jsonl", {"batch": batch.pk}).streaming_content).decode()
+    listed = {row["id"] for row in client.get("/api/requests/", {"batch": batch.pk}).json()["results"]}
+
+    expected = {r.pk for r in made}
+    assert {int(pk) for pk in re.findall(r'"id": (\d+)', exported)} == expected
+    assert listed == expected
+
+
+def test_a_batchs_page_of_requests_is_read_through_its_batch_index_on_postgresql(alice):
+    """A page and the capped count of a batch's requests: through awsrequest_batch_status_idx, never a
+    scan of the history (sequential scans priced out, as for the search above)."""
+    if not POSTGRESQL:
+        pytest.skip("the plans that matter are PostgreSQL's (DATABASE_URL=postgres://…)")
+    batch, _ = batch_of(alice)
+    auditor = make_user("auditor", groups=("Auditors",))
+    _, requests = history.history(auditor, {"batch": str(batch.pk)})
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plans = [
+            requests.order_by("-created_at", "-id")[:26].explain(),
+            requests.order_by().values("pk")[: history.COUNT_CAP + 1].explain(),
+        ]
+    for plan in plans:
+        assert "Seq Scan" not in plan, plan
+        # Either index that starts with the batch (the planner picks by its statistics).
+        assert re.search(r"Index (Only )?Scan using (awsrequest_batch_status_idx|unique_batch_request_line) ", plan), (
+            plan
+        )
+        assert re.search(r"Index Cond: \(+batch_id = ", plan), plan
