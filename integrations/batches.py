@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
 import logging
 from collections.abc import Iterable, Iterator
@@ -230,9 +229,23 @@ def _jsonl_records(stream: IO[bytes]) -> Iterator[_Raw]:
         yield _Raw(number, raw, errors)
 
 
+def _text_lines(stream: IO[bytes]) -> Iterator[str]:
+    """The file's lines as text, decoded one at a time: a byte that is not UTF-8 is named by its line
+    (a decoder reading ahead in blocks would blame the line before), and no line is read whole past
+    MAX_LINE_BYTES."""
+    number = 0
+    while line := stream.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            raise UploadError(f"Line {number} is longer than {MAX_LINE_BYTES:,} bytes.")
+        try:
+            yield line.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise UploadError(f"The file is not UTF-8 text: line {number}, byte {exc.start + 1}.") from None
+
+
 def _csv_records(operation: Operation, stream: IO[bytes], batch: Batch) -> Iterator[_Raw]:
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text, strict=True)
+    reader = csv.reader(_text_lines(stream), strict=True)
     previous_end = 0
     try:
         header = next(reader, None)
@@ -246,12 +259,8 @@ def _csv_records(operation: Operation, stream: IO[bytes], batch: Batch) -> Itera
                 continue
             raw, errors = _storable(json.dumps(cells, ensure_ascii=False))
             yield _Raw(number, raw, errors)
-    except UnicodeDecodeError:
-        raise UploadError(f"The file is not UTF-8 text (after line {previous_end}).") from None
     except csv.Error as exc:
         raise UploadError(f"The file is not valid CSV at line {reader.line_num}: {exc}.") from None
-    finally:
-        text.detach()  # the upload's file is Django's to close
 
 
 def _columns(operation: Operation, header: list[str]) -> list[str]:
@@ -602,9 +611,15 @@ def top_up(batch_id: int) -> list[int]:
         batch = Batch.objects.filter(pk=batch_id, status=B.RUNNING).values("account_id", "region", "service").first()
         if batch is None:
             return []
-        sent = AwsRequest.objects.filter(
-            batch_id=batch_id, enqueued_at__isnull=False, status__in=(S.QUEUED, S.RUNNING, S.RETRYING)
-        ).count()
+        # In the broker or running: not a retry waiting for its time, sent before it failed (read
+        # through awsrequest_batch_sent_idx, a few rows, whatever the batch's size).
+        sent = (
+            AwsRequest.objects.filter(
+                batch_id=batch_id, enqueued_at__isnull=False, status__in=(S.QUEUED, S.RUNNING, S.RETRYING)
+            )
+            .exclude(status=S.RETRYING, enqueued_at__lt=F("next_attempt_at"))
+            .count()
+        )
         # No more than the rate limit will admit before the next round: the rest would only be
         # claimed, refused a token and deferred.
         budget = rate_limits.bulk_budget(

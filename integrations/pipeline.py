@@ -235,7 +235,8 @@ def due_requests(now: dt.datetime) -> Q:
         & due
         & ordering.group_clear()
     )
-    retry_due = Q(status=RequestStatus.RETRYING, next_attempt_at__lte=now) & not_sent_since()
+    # A retry whose group an earlier request holds again (its owner retried it) waits for it too.
+    retry_due = Q(status=RequestStatus.RETRYING, next_attempt_at__lte=now) & not_sent_since() & ordering.group_clear()
     lease_ended = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=F("lease_expires_at"))
     abandoned = Q(status=RequestStatus.RUNNING, lease_expires_at__lt=now) & lease_ended
     return ((never_enqueued | retry_due) & Q(batch__isnull=True)) | abandoned

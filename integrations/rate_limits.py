@@ -75,7 +75,7 @@ def take(account_id: str, region: str, service: str, *, bulk: bool = False, now:
         return 0.0
     now = time.time() if now is None else now
     key = bucket_key(account_id, region, service)
-    need = 1.0 + (limit.burst * settings.PORTAL_RATE_INTERACTIVE_RESERVE if bulk else 0.0)
+    need = 1.0 + (_reserve(limit) if bulk else 0.0)
     available = _available(limit, now)
     elapsed = Greatest(Value(now) - F("stamp"), Value(0.0))
     recovered = Least(Value(limit.rate), F("rate") + elapsed * Value(limit.rate * RECOVERY_PER_SECOND))
@@ -139,5 +139,10 @@ def bulk_budget(account_id: str, region: str, service: str, within: float, *, no
         return limit.burst + limit.rate * within
     rate = min(bucket["rate"], limit.rate)
     tokens = min(limit.burst, bucket["tokens"] + max(0.0, now - bucket["stamp"]) * rate)
-    reserve = limit.burst * settings.PORTAL_RATE_INTERACTIVE_RESERVE
-    return max(0.0, tokens - reserve) + rate * within
+    return max(0.0, tokens - _reserve(limit)) + rate * within
+
+
+def _reserve(limit: Limit) -> float:
+    """The tokens a batch leaves for single requests: a share of the burst, but never so much that a
+    batch could not take one at all (a burst of 1 leaves nothing to share)."""
+    return min(limit.burst * settings.PORTAL_RATE_INTERACTIVE_RESERVE, limit.burst - 1.0)

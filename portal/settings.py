@@ -669,7 +669,7 @@ def _rate(text: str, name: str) -> tuple[float, float]:
 # limit off.
 PORTAL_RATE_LIMIT_DEFAULT = _rate(env_str("PORTAL_RATE_LIMIT_DEFAULT") or "5/5", "PORTAL_RATE_LIMIT_DEFAULT")
 PORTAL_RATE_LIMITS: dict[str, tuple[float, float]] = {"supplychain": (10.0, 10.0)}
-for _item in filter(None, (env_str("PORTAL_RATE_LIMITS") or "").split(",")):
+for _item in filter(None, (item.strip() for item in (env_str("PORTAL_RATE_LIMITS") or "").split(","))):
     _service, _sep, _value = _item.partition("=")
     if not _sep or not _service.strip():
         raise ImproperlyConfigured(f"PORTAL_RATE_LIMITS: {_item!r} is not service=RATE[/BURST]")
