@@ -64,6 +64,13 @@ class Process:
         out = subprocess.run(["pgrep", "-P", str(self.popen.pid)], capture_output=True, text=True)
         return [int(pid) for pid in out.stdout.split()]
 
+    def crash(self) -> None:
+        """SIGKILL the process and its children at once, as a machine that loses power would: no
+        shutdown, no message acknowledged or given back, calls in flight cut off."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(5)
+
     def stop(self, timeout: float = 10) -> None:
         """Ask the main process to stop (it stops its own children), then kill what is left."""
         if self.popen.poll() is None:
@@ -123,8 +130,9 @@ def portal_env(sandbox_url: str, broker_url: str, broker_dir: Path, **extra: str
     return env
 
 
-def start_worker(env: dict[str, str], log_dir: Path, concurrency: int = 2, loglevel: str = "INFO") -> Process:
-    worker = Process(
+def launch_worker(env: dict[str, str], log_dir: Path, concurrency: int = 2, loglevel: str = "INFO") -> Process:
+    """A worker process, started but perhaps not ready yet (``start_worker`` waits for it)."""
+    return Process(
         "worker",
         [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", loglevel, "--pool", "prefork",
          "--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat",
@@ -132,20 +140,47 @@ def start_worker(env: dict[str, str], log_dir: Path, concurrency: int = 2, logle
         env,
         log_dir,
     )  # fmt: skip
+
+
+def start_worker(env: dict[str, str], log_dir: Path, concurrency: int = 2, loglevel: str = "INFO") -> Process:
+    worker = launch_worker(env, log_dir, concurrency, loglevel)
     worker.wait_for_output("ready.")
     return worker
 
 
-def start_beat(env: dict[str, str], log_dir: Path) -> Process:
-    beat = Process(
+def launch_beat(env: dict[str, str], log_dir: Path) -> Process:
+    """Beat, started but perhaps not sending yet (``start_beat`` waits for it)."""
+    return Process(
         "beat",
         [sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel", "INFO",
          "--schedule", str(log_dir / f"beat-schedule-{time.monotonic_ns()}")],
         env,
         log_dir,
     )  # fmt: skip
+
+
+def start_beat(env: dict[str, str], log_dir: Path) -> Process:
+    beat = launch_beat(env, log_dir)
     beat.wait_for_output("beat: Starting...")
     return beat
+
+
+def start_workers_and_beat(
+    env: dict[str, str], log_dir: Path, workers: int = 2, timeout: float = 60
+) -> tuple[list[Process], Process]:
+    """``workers`` worker processes and beat, started at once and waited for together: each takes
+    seconds to import the project, which started one after the other adds up on a small machine."""
+    started = [launch_worker(env, log_dir) for _ in range(workers)]
+    beat = launch_beat(env, log_dir)
+    try:
+        for worker in started:
+            worker.wait_for_output("ready.", timeout)
+        beat.wait_for_output("beat: Starting...", timeout)
+    except BaseException:
+        for process in (*started, beat):
+            process.stop()
+        raise
+    return started, beat
 
 
 def start_web(env: dict[str, str], log_dir: Path) -> tuple[Process, str]:
