@@ -28,6 +28,7 @@ import csv
 import datetime as dt
 import json
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
@@ -35,7 +36,7 @@ from typing import IO, TYPE_CHECKING, Any
 from botocore.model import Shape, StructureShape
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Count, F, Max, Q, QuerySet
 from django.utils import timezone
 
@@ -68,6 +69,9 @@ CHUNK_BYTES = 8 * 1024 * 1024
 # A line longer than this is refused without being read whole (the largest member, Supply Chain's
 # data, holds up to 1,048,576 characters; JSON escapes can make that up to six times as many bytes).
 MAX_LINE_BYTES = 8 * 1024 * 1024
+# A check or a recording task works this long, then hands the rest to a new task (far under the
+# tasks' time limit, which must never cut a chunk).
+SLICE_SECONDS = 20.0
 # How many workers check an uploaded file's lines at once (each takes the chunks the others have not).
 CHECK_TASKS = 2
 # A check or a recording whose batch has not moved for this long is sent to a worker again.
@@ -302,7 +306,7 @@ def _send_task(name: str, batch_id: int) -> None:
 
 def read_line(operation: Operation, columns: list[str] | None, raw: str) -> tuple[dict[str, Any] | None, list[dict]]:
     """A line's parameters and what is wrong with them, by the rules of the form and the API."""
-    params, errors = _parse_csv(operation, columns, raw) if columns is not None else _parse_json(raw)
+    params, errors = _parse_csv(operation, columns, raw) if columns is not None else _parse_json_line(operation, raw)
     if params is None:
         return None, errors
     for member, hint in operation.hints.items():
@@ -318,6 +322,18 @@ def read_line(operation: Operation, columns: list[str] | None, raw: str) -> tupl
 
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+def _parse_json_line(operation: Operation, raw: str) -> tuple[dict[str, Any] | None, list[dict]]:
+    """A JSON line's parameters. A member whose text is a JSON document (Supply Chain's ``data``)
+    may be given as that document itself (an object or array), as a CSV gives it in a cell: it is
+    sent as its JSON text."""
+    params, errors = _parse_json(raw)
+    if params is not None:
+        for member in operation.json_members:
+            if isinstance(params.get(member), (dict, list)):
+                params[member] = json.dumps(params[member], ensure_ascii=False, separators=(",", ":"))
+    return params, errors
 
 
 def _parse_json(raw: str) -> tuple[dict[str, Any] | None, list[dict]]:
@@ -398,17 +414,24 @@ def check(batch_id: int) -> int:
     batch = Batch.objects.filter(pk=batch_id, status=B.CHECKING).first()
     if batch is None:
         return 0
+    if batch.checked_lines == 0:
+        _analyze(BatchLine)  # fresh rows: without statistics, each chunk's query sorted them all
     operation = get_operation(batch.operation_key)
-    checked = 0
+    checked, last, started = 0, 0, time.monotonic()
     while True:
+        if time.monotonic() - started > SLICE_SECONDS:
+            # A task is one slice: a time limit never cuts a chunk, and other work gets its turn.
+            _send_task("check_batch", batch_id)
+            return checked
         with transaction.atomic():
             lines = list(
                 BatchLine.objects.select_for_update(skip_locked=True)
-                .filter(batch_id=batch_id, valid__isnull=True)
+                .filter(batch_id=batch_id, valid__isnull=True, number__gt=last)
                 .order_by("number")[:CHUNK_LINES]
             )
             if not lines:
                 break
+            last = lines[-1].number
             for line in lines:
                 params, errors = read_line(operation, batch.columns, line.raw)
                 line.parameters, line.errors, line.valid = params, errors, not errors
@@ -424,6 +447,14 @@ def check(batch_id: int) -> int:
         # Exact counts, whatever two concurrent checks added up meanwhile.
         _move(batch_id, B.CHECKING, B.DRAFT, checked_lines=counts["checked"], invalid_lines=counts["invalid"])
     return checked
+
+
+def _analyze(model: type[models.Model]) -> None:
+    """Have PostgreSQL count a table again after a batch added many rows to it (where autovacuum is
+    slow or off, its plans would otherwise think them a handful). Elsewhere nothing."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
 def report(batch: Batch) -> QuerySet[BatchLine]:
@@ -473,8 +504,11 @@ def record(batch_id: int) -> int:
     target = batch.target
     needs_approval = ApprovalRule.applies(operation.key, target)
     status = lifecycle.TRANSITIONS["submit_for_approval" if needs_approval else "submit"].target
-    recorded = 0
+    recorded, started = 0, time.monotonic()
     while True:
+        if time.monotonic() - started > SLICE_SECONDS:
+            _send_task("record_batch", batch_id)  # one slice a task, as ``check``
+            return recorded
         with transaction.atomic():
             locked = Batch.objects.select_for_update().filter(pk=batch_id, status=B.RECORDING).first()
             if locked is None:
@@ -510,6 +544,7 @@ def record(batch_id: int) -> int:
                 requests_recorded=F("requests_recorded") + len(lines), updated_at=timezone.now()
             )
             recorded += len(lines)
+    _analyze(AwsRequest)  # the feeder's and the claims' plans, with the new rows counted
     after = B.AWAITING_APPROVAL if needs_approval else B.RUNNING
     _move(batch_id, B.RECORDING, after)
     if after == B.RUNNING:

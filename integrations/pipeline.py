@@ -230,16 +230,22 @@ def due_requests(now: dt.datetime) -> Q:
     group is held until it is free (its claim would only be refused).
     """
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    # ``batch IS NULL`` first: the group's subquery is asked of single requests only, never of the
+    # (maybe 100,000) queued requests of a batch, every second.
+    single = Q(batch__isnull=True)
     never_enqueued = (
-        Q(status=RequestStatus.QUEUED, enqueued_at__isnull=True, created_at__lte=now - HANDOFF_GRACE)
+        single
+        & Q(status=RequestStatus.QUEUED, enqueued_at__isnull=True, created_at__lte=now - HANDOFF_GRACE)
         & due
         & ordering.group_clear()
     )
     # A retry whose group an earlier request holds again (its owner retried it) waits for it too.
-    retry_due = Q(status=RequestStatus.RETRYING, next_attempt_at__lte=now) & not_sent_since() & ordering.group_clear()
+    retry_due = (
+        single & Q(status=RequestStatus.RETRYING, next_attempt_at__lte=now) & not_sent_since() & ordering.group_clear()
+    )
     lease_ended = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=F("lease_expires_at"))
     abandoned = Q(status=RequestStatus.RUNNING, lease_expires_at__lt=now) & lease_ended
-    return ((never_enqueued | retry_due) & Q(batch__isnull=True)) | abandoned
+    return never_enqueued | retry_due | abandoned
 
 
 def not_sent_since() -> Q:

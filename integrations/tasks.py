@@ -63,13 +63,17 @@ def feed_batches() -> int:
     return batches.feed()
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+# A check or a recording works in slices of batches.SLICE_SECONDS, far inside its time limits (not
+# the AWS call's): a soft limit's SoftTimeLimitExceeded, an Exception, fired in the middle of a
+# line's checks could be taken for that line's error. A hard limit kills the process; its chunk
+# rolls back and the task comes back.
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True, soft_time_limit=590, time_limit=600)
 def check_batch(batch_id: int) -> int:
     """Check an uploaded batch's lines (resumable, and safe to run twice: see batches.check)."""
     return batches.check(batch_id)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True, soft_time_limit=590, time_limit=600)
 def record_batch(batch_id: int) -> int:
     """Record a submitted batch's requests (resumable; a line is recorded once: see batches.record)."""
     return batches.record(batch_id)

@@ -430,6 +430,33 @@ class TestCheck:
 # --- submit and record -------------------------------------------------------------------------------
 
 
+    def test_a_json_line_may_give_the_data_as_the_document_itself_and_it_is_sent_as_its_text(self, owner):
+        batch = checked(owner, jsonl(event(data={"id": "o-1", "lines": [1, 2]}), event(data="not json")))
+
+        [line] = BatchLine.objects.filter(batch=batch, valid=True)
+        assert json.loads(line.parameters["data"]) == {"id": "o-1", "lines": [1, 2]}
+        [bad] = batches.report(batch)
+        assert [e["member"] for e in bad.errors] == ["data"]
+
+    def test_a_check_works_in_slices_and_hands_the_rest_to_a_new_task(self, owner, tasks, monkeypatch):
+        monkeypatch.setattr(batches, "CHUNK_LINES", 2)
+        batch = upload(owner, jsonl(*(event(group=f"g{n}") for n in range(5))))
+        tasks.clear()
+        clock = iter(range(0, 1000, 15))  # each look at the clock, 15 s later
+        monkeypatch.setattr(batches.time, "monotonic", lambda: next(clock))
+
+        checked_now = batches.check(batch.pk)
+
+        batch.refresh_from_db()
+        assert checked_now == 2  # one chunk in its 20 s slice (started at 0, looked at 15, then 30)
+        assert tasks == [("check_batch", batch.pk)]
+        assert batch.status == BatchStatus.CHECKING
+        monkeypatch.setattr(batches.time, "monotonic", lambda: 0)
+        assert batches.check(batch.pk) == 3
+        batch.refresh_from_db()
+        assert (batch.status, batch.checked_lines, batch.invalid_lines) == (BatchStatus.DRAFT, 5, 0)
+
+
 class TestSubmitAndRecord:
     def test_a_batch_with_invalid_lines_is_refused_whole_by_default(self, owner, tasks):
         batch = checked(owner, jsonl(event(n=1), event(eventGroupId=None)))
@@ -659,8 +686,10 @@ class TestFeeding:
 
         # Both wait in the database for their time, not in the broker: there is room for the third.
         assert batches.top_up(batch.pk) == [third.pk]
+        # As a retry's time comes: sent (then failed) before it, due now.
         AwsRequest.objects.filter(pk__in=[first.pk, second.pk]).update(
-            next_attempt_at=timezone.now() - dt.timedelta(seconds=1)
+            enqueued_at=timezone.now() - dt.timedelta(seconds=10),
+            next_attempt_at=timezone.now() - dt.timedelta(seconds=1),
         )
         AwsRequest.objects.filter(pk=third.pk).update(status=S.SUCCEEDED, finished_at=timezone.now())
         # Their time has come: the feeder (the only one that sends a batch's retries) sends them.
