@@ -426,9 +426,7 @@ class TestCheck:
         batch.refresh_from_db()
         assert (batch.status, batch.checked_lines, batch.invalid_lines) == (B.DRAFT, 5, 0)
 
-
-# --- submit and record -------------------------------------------------------------------------------
-
+    # --- submit and record -------------------------------------------------------------------------------
 
     def test_a_json_line_may_give_the_data_as_the_document_itself_and_it_is_sent_as_its_text(self, owner):
         batch = checked(owner, jsonl(event(data={"id": "o-1", "lines": [1, 2]}), event(data="not json")))
