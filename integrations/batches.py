@@ -674,7 +674,7 @@ def top_up(batch_id: int) -> list[int]:
             ids += ready.filter(status=S.QUEUED).values_list("pk", flat=True)[: room - len(ids)]
         AwsRequest.objects.filter(pk__in=ids).update(enqueued_at=now)
     for pk in ids:
-        pipeline.dispatch(pk, bulk=True)
+        pipeline.dispatch(pk, bulk=True, noted=True)
     return ids
 
 

@@ -42,7 +42,7 @@ SWEEP_BATCH = 100
 LOST_RECHECK_SECONDS = 0.25
 
 
-def dispatch(request_id: int, *, again: bool = False, bulk: bool = False) -> bool:
+def dispatch(request_id: int, *, again: bool = False, bulk: bool = False, noted: bool = False) -> bool:
     """Publish the task for a request now; False if the broker did not take it (the sweeper will).
 
     Never with a countdown: retries and lease re-checks are scheduled in the database and handed
@@ -50,7 +50,8 @@ def dispatch(request_id: int, *, again: bool = False, bulk: bool = False) -> boo
     (see ``integrations.broker`` for what a Redis restart did to workers holding them). ``again``
     (a retry, a takeover, a re-send) goes to the retry queue, so it does not wait behind every
     first attempt queued since. ``bulk`` (a batch's request) goes to the bulk queue, whatever it is,
-    so that single requests never wait behind a batch.
+    so that single requests never wait behind a batch. ``noted``: the caller has set ``enqueued_at``
+    in its own transaction already (the sweeper, the batch feeder): no second write.
     """
     from integrations.tasks import execute_request
 
@@ -65,6 +66,8 @@ def dispatch(request_id: int, *, again: bool = False, bulk: bool = False) -> boo
         # An expected condition (the broker is down), said in one line, not a traceback per submit.
         logger.warning("Could not enqueue request %s (%s); the sweeper will hand it over", request_id, _brief(exc))
         return False
+    if noted:
+        return True
     try:
         AwsRequest.objects.filter(pk=request_id).update(enqueued_at=timezone.now())
     except DatabaseError as exc:
