@@ -419,25 +419,28 @@ def cancel(aws_request: AwsRequest, user: User, reason: str = "") -> None:
     refusal = reason_refusal(reason)
     if refusal:
         raise InvalidReasonError(refusal)
-    now = timezone.now()
-    moved = _move(
-        aws_request.pk,
-        "cancel",
-        cancelled_by=user,
-        cancel_reason=reason,
-        error_code="Cancelled",
-        error_message=_signed("Cancelled", user, now, reason),
-        finished_at=now,
-        next_attempt_at=None,
-        lease_expires_at=None,
-        updated_at=now,
-    )
+    moved = _move(aws_request.pk, "cancel", **_cancelled(user, reason))
     if not moved:
         raise CancelError.of(aws_request.pk)
     _hand_over(aws_request)
 
 
 # --- reopening: an operator's retry with the same client token ------------------------------------
+
+
+def _cancelled(user: User, reason: str) -> dict[str, object]:
+    """What a cancel writes beside the status: who, why, signed in the error fields, and no schedule."""
+    now = timezone.now()
+    return {
+        "cancelled_by": user,
+        "cancel_reason": reason,
+        "error_code": "Cancelled",
+        "error_message": _signed("Cancelled", user, now, reason),
+        "finished_at": now,
+        "next_attempt_at": None,
+        "lease_expires_at": None,
+        "updated_at": now,
+    }
 
 
 class ReopenError(Exception):
@@ -802,16 +805,4 @@ def decide_all(requests: QuerySet[AwsRequest], user: User, *, approve: bool, rea
 
 def cancel_all(requests: QuerySet[AwsRequest], user: User, reason: str = "") -> int:
     """Cancel every one of ``requests`` that no worker is running (a batch's "cancel the rest")."""
-    now = timezone.now()
-    return move_all(
-        requests,
-        "cancel",
-        cancelled_by=user,
-        cancel_reason=reason,
-        error_code="Cancelled",
-        error_message=_signed("Cancelled", user, now, reason),
-        finished_at=now,
-        next_attempt_at=None,
-        lease_expires_at=None,
-        updated_at=now,
-    )
+    return move_all(requests, "cancel", **_cancelled(user, reason))
