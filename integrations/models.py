@@ -396,6 +396,18 @@ class AwsRequest(models.Model):
                 name="awsrequest_batch_status_idx",
                 condition=models.Q(batch__isnull=False),
             ),
+            # The sweeper's work, read without the (maybe 100,000) queued requests of batches: single
+            # requests waiting for a worker, and every request sent and not claimed since (0015).
+            models.Index(
+                fields=("created_at",),
+                name="awsrequest_single_waiting_idx",
+                condition=models.Q(batch__isnull=True, status__in=("queued", "retrying")),
+            ),
+            models.Index(
+                fields=("enqueued_at",),
+                name="awsrequest_sent_idx",
+                condition=models.Q(enqueued_at__isnull=False, status__in=("queued", "running", "retrying")),
+            ),
             # A batch's requests in the broker or running: how many more the feeder may send.
             models.Index(
                 fields=("batch",),

@@ -224,6 +224,13 @@ def _after_failure(aws_request: AwsRequest, attempt: Attempt, claim_id: uuid.UUI
 
 
 def due_requests(now: dt.datetime) -> Q:
+    """Requests to hand to the broker now, as planned: nothing has been sent for them yet (see
+    ``_due_kinds``, the same as separate conditions)."""
+    single, abandoned = _due_kinds(now)
+    return single | abandoned
+
+
+def _due_kinds(now: dt.datetime) -> tuple[Q, Q]:
     """Requests to hand to the broker now, as planned: nothing has been sent for them yet.
 
     A queued request the broker never took (its submit found the broker down), a retry whose time
@@ -235,20 +242,14 @@ def due_requests(now: dt.datetime) -> Q:
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     # ``batch IS NULL`` first: the group's subquery is asked of single requests only, never of the
     # (maybe 100,000) queued requests of a batch, every second.
-    single = Q(batch__isnull=True)
-    never_enqueued = (
-        single
-        & Q(status=RequestStatus.QUEUED, enqueued_at__isnull=True, created_at__lte=now - HANDOFF_GRACE)
-        & due
-        & ordering.group_clear()
-    )
-    # A retry whose group an earlier request holds again (its owner retried it) waits for it too.
-    retry_due = (
-        single & Q(status=RequestStatus.RETRYING, next_attempt_at__lte=now) & not_sent_since() & ordering.group_clear()
-    )
+    never_enqueued = Q(status=RequestStatus.QUEUED, enqueued_at__isnull=True, created_at__lte=now - HANDOFF_GRACE) & due
+    retry_due = Q(status=RequestStatus.RETRYING, next_attempt_at__lte=now) & not_sent_since()
+    # A request (or a retry, once its owner retried an earlier one) whose group is held waits for it.
+    single = Q(batch__isnull=True) & (never_enqueued | retry_due) & ordering.group_clear()
     lease_ended = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=F("lease_expires_at"))
     abandoned = Q(status=RequestStatus.RUNNING, lease_expires_at__lt=now) & lease_ended
-    return never_enqueued | retry_due | abandoned
+    # The first is read through awsrequest_single_waiting_idx, the second through the status index.
+    return single, abandoned
 
 
 def not_sent_since() -> Q:
@@ -326,15 +327,21 @@ def sweep(now: dt.datetime | None = None) -> list[int]:
         time.sleep(LOST_RECHECK_SECONDS)
     with transaction.atomic():
         # SKIP LOCKED: two sweepers (or a sweeper and a worker) never wait on, or take, one row.
-        rows = list(
-            AwsRequest.objects.select_for_update(skip_locked=True)
-            .filter(due_requests(now) | (Q(pk__in=lost) & sent_and_waiting()))
+        # One query per kind, each read through its own index: together, as one OR, PostgreSQL read
+        # the requests by creation time and filtered them, every queued row of a batch included.
+        kinds = (*_due_kinds(now), Q(pk__in=lost) & sent_and_waiting())
+        found = {
+            row[0]: row
+            for kind in kinds
+            for row in AwsRequest.objects.select_for_update(skip_locked=True)
+            .filter(kind)
             .order_by("created_at")
-            .values_list("pk", "status", "batch_id")[:SWEEP_BATCH]
-        )
-        ids = [pk for pk, _, _ in rows]
-        bulk = {pk for pk, _, batch_id in rows if batch_id is not None}
-        handoffs = [pk for pk, status, _ in rows if status != RequestStatus.RETRYING or pk in lost]
+            .values_list("pk", "status", "batch_id", "created_at")[:SWEEP_BATCH]
+        }
+        rows = sorted(found.values(), key=lambda row: (row[3], row[0]))[:SWEEP_BATCH]
+        ids = [pk for pk, _, _, _ in rows]
+        bulk = {pk for pk, _, batch_id, _ in rows if batch_id is not None}
+        handoffs = [pk for pk, status, _, _ in rows if status != RequestStatus.RETRYING or pk in lost]
         AwsRequest.objects.filter(pk__in=ids).update(enqueued_at=now)
         AwsRequest.objects.filter(pk__in=handoffs).update(handoffs=F("handoffs") + 1)
     for request_id in ids:
